@@ -1,0 +1,1 @@
+"""energymobile: oil-rig hydraulic test logs as quarterly Dagster partitions."""

@@ -1,0 +1,64 @@
+"""Every ENERGYMOBILE_* environment variable, read in one place, with its default.
+
+Nothing else in the package reads the environment for our own settings: resources are built
+from a `Settings`, so tests and the CLI can construct one explicitly. Secrets (database
+password, AWS keys) only ever live inside these URLs or the standard AWS variables; they are
+never logged or attached as metadata (see `redact_url`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+HOME_VAR = "ENERGYMOBILE_HOME"
+LANDING_VAR = "ENERGYMOBILE_LANDING"
+DATABASE_URL_VAR = "ENERGYMOBILE_DATABASE_URL"
+OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
+MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
+FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
+
+DEFAULT_MAX_SHORTFALL_HOURS = 24
+DEFAULT_EXPORT_DUE_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing: str
+    database_url: str
+    object_store: str
+    max_shortfall_hours: int = DEFAULT_MAX_SHORTFALL_HOURS
+    export_due_days: int = DEFAULT_EXPORT_DUE_DAYS
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get(HOME_VAR) or ".energymobile").absolute()
+        return cls(
+            home=home,
+            landing=env.get(LANDING_VAR) or str(home / "landing"),
+            database_url=env.get(DATABASE_URL_VAR) or f"sqlite:///{home / 'warehouse.sqlite'}",
+            object_store=env.get(OBJECT_STORE_VAR) or f"file://{home / 's3'}",
+            max_shortfall_hours=int(env.get(MAX_SHORTFALL_VAR) or DEFAULT_MAX_SHORTFALL_HOURS),
+            export_due_days=int(env.get(FRESHNESS_DAYS_VAR) or DEFAULT_EXPORT_DUE_DAYS),
+        )
+
+    @property
+    def dagster_home(self) -> Path:
+        """Dagster's own storage when DAGSTER_HOME is not set: beside our data."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe for logs and metadata."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
