@@ -1,0 +1,1 @@
+"""Sample deliveries for development and tests, anchored on the real UCI dataset."""

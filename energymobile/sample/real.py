@@ -1,0 +1,53 @@
+"""The real UCI files shipped (compressed) in `sample/data/`, and the scientists' template."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from importlib import resources
+
+import pandas as pd
+import zstandard
+
+DATA = resources.files("energymobile.sample") / "data"
+REAL_CYCLES = 2205
+REAL_1HZ_CODES = ("CE", "CP", "SE", "TS1", "TS2", "TS3", "TS4", "VS1")
+
+TEMPLATE_COLUMNS: dict[str, str] = {
+    "Cooling efficiency": "CE",
+    "Cooling power": "CP",
+    "Motor power W": "EPS1",
+    "Volume flow l/min 1": "FS1",
+    "Volume flow l/min 2": "FS2",
+    "Pressure bar 1": "PS1",
+    "Pressure bar 2": "PS2",
+    "Pressure bar 3": "PS3",
+    "Pressure bar 4": "PS4",
+    "Pressure bar 5": "PS5",
+    "Pressure bar 6": "PS6",
+    "Efficiency factor": "SE",
+    "Temperature 1": "TS1",
+    "Temperature  2": "TS2",
+    "Temperature  3": "TS3",
+    "Temperature  4": "TS4",
+    " Vibration mm/s": "VS1",
+}
+"""The template's headers (odd spacing included, as delivered) and the channel each holds."""
+
+
+@cache
+def real_bytes(name: str) -> bytes:
+    """The original bytes of a shipped file, e.g. `real_bytes("CE.txt")`."""
+    compressed = (DATA / f"{name}.zst").read_bytes()
+    return zstandard.ZstdDecompressor().decompress(compressed)
+
+
+def template() -> pd.DataFrame:
+    """The data scientists' HourlyData.csv: first sample of each cycle, 2205 rows."""
+    return pd.read_csv(io.BytesIO(real_bytes("HourlyData.csv")), index_col=0)
+
+
+def template_first_samples() -> dict[str, pd.Series]:
+    """Channel code -> the template's value for each cycle (its first sample)."""
+    frame = template()
+    return {code: frame[header] for header, code in TEMPLATE_COLUMNS.items()}
