@@ -1,0 +1,1 @@
+"""Pure functions that turn a delivery's bytes into validated, reduced cycles."""

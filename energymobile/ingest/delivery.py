@@ -1,0 +1,79 @@
+"""Read a whole cohort delivery: every file present, each parsed, validated and reduced.
+
+Pure with respect to storage: the caller passes functions that return a file's bytes, so the
+same code reads a local folder or an S3 prefix. Each file's bytes are handed to `on_valid`
+(the archive spool) only after that file has parsed cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from energymobile.channels import CHANNELS, PROFILE_FILE_NAME
+from energymobile.cohorts import parse_cohort_key
+from energymobile.ingest.errors import InputError
+from energymobile.ingest.reduce import ChannelCycles, FileReceipt, read_channel, read_profile
+
+PROFILE_PATH = f"profile/{PROFILE_FILE_NAME}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `raw_logs` passes on: receipts and per-cycle reductions, not the raw arrays."""
+
+    key: str
+    receipts: tuple[FileReceipt, ...]
+    cycles: dict[str, ChannelCycles]
+    profile: np.ndarray
+
+    @property
+    def channel_receipts(self) -> tuple[FileReceipt, ...]:
+        return tuple(r for r in self.receipts if r.name != PROFILE_FILE_NAME)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(r.bytes for r in self.receipts)
+
+
+def cohort_file(key: str, name: str) -> str:
+    """How errors name a delivered file: its path under the landing root."""
+    return f"logs/{key}/{name}"
+
+
+def missing_files(key: str, available: Collection[str]) -> list[str]:
+    return [c.file_name for c in CHANNELS if c.file_name not in available]
+
+
+def read_delivery(
+    key: str,
+    available: Collection[str],
+    read: Callable[[str], bytes],
+    read_profile_bytes: Callable[[], bytes],
+    on_valid: Callable[[str, bytes], None] | None = None,
+) -> Delivery:
+    """Validate and reduce the cohort's 17 files and the profile; raises InputError if bad."""
+    parse_cohort_key(key)
+    missing = missing_files(key, available)
+    if missing:
+        raise InputError(
+            cohort_file(key, missing[0]),
+            f"missing: the delivery lacks {len(missing)} of 17 sensor files ({', '.join(missing)})",
+        )
+    receipts: list[FileReceipt] = []
+    cycles: dict[str, ChannelCycles] = {}
+    for channel in CHANNELS:
+        data = read(channel.file_name)
+        receipt, reduced = read_channel(data, channel, file=cohort_file(key, channel.file_name))
+        receipts.append(receipt)
+        cycles[channel.code] = reduced
+        if on_valid:
+            on_valid(channel.file_name, data)
+    profile_bytes = read_profile_bytes()
+    profile_receipt, profile = read_profile(profile_bytes, file=PROFILE_PATH)
+    receipts.append(profile_receipt)
+    if on_valid:
+        on_valid(PROFILE_FILE_NAME, profile_bytes)
+    return Delivery(key, tuple(receipts), cycles, profile)

@@ -1,0 +1,141 @@
+"""Cohort-level rules, as pure functions returning an outcome the asset checks report.
+
+Each returns a `RuleOutcome`: passed or not, one sentence a data engineer can act on, and
+metadata saying where the problem is (which file, which cycle, which hour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from energymobile.channels import CONDITIONS, PROFILE_FILE_NAME
+from energymobile.cohorts import cohort_window, window_hours
+from energymobile.ingest.reduce import FileReceipt
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    passed: bool
+    description: str
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def equal_row_counts(receipts: Sequence[FileReceipt]) -> RuleOutcome:
+    """All sensor files of a cohort must describe the same cycles."""
+    rows = {r.name: r.rows for r in receipts}
+    counts = sorted(set(rows.values()))
+    if len(counts) <= 1:
+        return RuleOutcome(
+            True,
+            f"all {len(rows)} files hold {counts[0] if counts else 0} rows",
+            {"rows": counts[0] if counts else 0},
+        )
+    majority = max(counts, key=lambda n: sum(1 for v in rows.values() if v == n))
+    odd = {name: n for name, n in rows.items() if n != majority}
+    names = ", ".join(f"{name} has {n}" for name, n in sorted(odd.items()))
+    return RuleOutcome(
+        False,
+        f"files disagree on the number of cycles: most have {majority} rows, but {names}",
+        {"rows_by_file": rows, "expected_rows": majority},
+    )
+
+
+def contiguous_hours(key: str, times: Sequence[datetime]) -> RuleOutcome:
+    """Cycle i must be at the cohort's midnight + i hours: no gap, no repeat, no shift."""
+    start, _ = cohort_window(key)
+    for cycle, stamp in enumerate(times):
+        expected = start + timedelta(hours=cycle)
+        if stamp != expected:
+            return RuleOutcome(
+                False,
+                f"gap in the hourly series at cycle {cycle}: expected {expected:%Y-%m-%d %H:%M},"
+                f" found {stamp:%Y-%m-%d %H:%M}",
+                {"cycle": cycle, "expected": str(expected), "found": str(stamp)},
+            )
+    if not times:
+        return RuleOutcome(False, "no cycles at all", {"cycles": 0})
+    return RuleOutcome(
+        True,
+        f"{len(times)} contiguous hours from {start:%Y-%m-%d %H:%M}",
+        {"cycles": len(times), "first": str(times[0]), "last": str(times[-1])},
+    )
+
+
+def within_window(key: str, cycles: int) -> RuleOutcome:
+    """A cohort cannot hold more hourly cycles than its window has hours."""
+    hours = window_hours(key)
+    _, end = cohort_window(key)
+    meta = {"cycles": cycles, "window_hours": hours, "window_end": str(end)}
+    if cycles > hours:
+        return RuleOutcome(
+            False,
+            f"{cycles} cycles do not fit the cohort's {hours}-hour window: cycle {hours} onwards "
+            f"would fall after {end:%Y-%m-%d %H:%M}",
+            meta,
+        )
+    return RuleOutcome(True, f"{cycles} cycles within the {hours}-hour window", meta)
+
+
+def shortfall_within_bound(key: str, cycles: int, max_shortfall_hours: int) -> RuleOutcome:
+    """The maintenance gap at the end of the cohort must stay within the configured bound."""
+    hours = window_hours(key)
+    shortfall = max(hours - cycles, 0)
+    meta = {
+        "shortfall_hours": shortfall,
+        "max_shortfall_hours": max_shortfall_hours,
+        "cycles": cycles,
+        "window_hours": hours,
+    }
+    if shortfall > max_shortfall_hours:
+        start, _ = cohort_window(key)
+        gap_from = start + timedelta(hours=cycles)
+        return RuleOutcome(
+            False,
+            f"the series stops {shortfall} h before the window ends (from "
+            f"{gap_from:%Y-%m-%d %H:%M}); at most {max_shortfall_hours} h of maintenance allowed",
+            meta,
+        )
+    return RuleOutcome(
+        True, f"{shortfall} h of maintenance at the end (bound {max_shortfall_hours} h)", meta
+    )
+
+
+def profile_covers_cycles(profile_rows: int, cycles: int) -> RuleOutcome:
+    """profile.txt must hold a row for every cycle of the cohort (it is reused row for row)."""
+    meta = {"profile_rows": profile_rows, "cycles": cycles}
+    if profile_rows < cycles:
+        return RuleOutcome(
+            False,
+            f"{PROFILE_FILE_NAME} has {profile_rows} rows but the cohort has {cycles} cycles: "
+            f"cycles {profile_rows} to {cycles - 1} (lines {profile_rows + 1} to {cycles}) have "
+            "no condition profile",
+            meta,
+        )
+    return RuleOutcome(True, f"a profile row for each of the {cycles} cycles", meta)
+
+
+def profile_codes_documented(profile: np.ndarray, cycles: int) -> RuleOutcome:
+    """Every condition code used by the cohort's cycles must be one the documentation lists."""
+    used = profile[:cycles]
+    for col, condition in enumerate(CONDITIONS):
+        bad = np.flatnonzero(~np.isin(used[:, col], list(condition.codes)))
+        if bad.size:
+            row = int(bad[0])
+            value = int(used[row, col])
+            return RuleOutcome(
+                False,
+                f"{PROFILE_FILE_NAME}:{row + 1}:{col + 1}: {condition.title} code {value} is not "
+                f"documented (known: {sorted(condition.codes)})",
+                {
+                    "line": row + 1,
+                    "column": col + 1,
+                    "value": value,
+                    "condition": condition.column,
+                    "rows_affected": int(bad.size),
+                },
+            )
+    return RuleOutcome(True, "every condition code is documented", {"cycles": cycles})
