@@ -1,0 +1,1 @@
+"""I/O at the edges: the landing area, the object store, the warehouse, and the IO managers."""

@@ -1,0 +1,55 @@
+"""Dagster resources: one per external system, configured per deployment, never per asset."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from energymobile.storage.landing import Landing, open_landing
+from energymobile.storage.object_store import ObjectStore, open_object_store
+from energymobile.storage.warehouse import Warehouse
+
+
+class LandingResource(dg.ConfigurableResource):
+    """Where the technicians drop each cohort's files."""
+
+    location: str = Field(description="A folder, or s3://bucket/prefix (ENERGYMOBILE_LANDING)")
+
+    def open(self) -> Landing:
+        return open_landing(self.location)
+
+
+class ObjectStoreResource(dg.ConfigurableResource):
+    """Where archives and exports go."""
+
+    url: str = Field(
+        description="file:///folder or s3://bucket[/prefix] (ENERGYMOBILE_OBJECT_STORE)"
+    )
+
+    def open(self) -> ObjectStore:
+        return open_object_store(self.url)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The SQL warehouse; the URL may hold a password, so pass it as an EnvVar."""
+
+    url: str = Field(description="SQLAlchemy URL (ENERGYMOBILE_DATABASE_URL)")
+    _warehouse: Warehouse | None = PrivateAttr(default=None)
+
+    def get(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = Warehouse(self.url)
+        return self._warehouse
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._warehouse is not None:
+            self._warehouse.dispose()
+
+
+class CohortRulesResource(dg.ConfigurableResource):
+    """Bounds the asset checks apply to every cohort."""
+
+    max_shortfall_hours: int = Field(
+        description="Hours of maintenance allowed at the end of a cohort "
+        "(ENERGYMOBILE_MAX_SHORTFALL_HOURS)"
+    )
