@@ -1,0 +1,183 @@
+"""`energymobile generate | backfill | demo`: the command line a data engineer starts with."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_keys_between
+from energymobile.settings import Settings, redact_url
+
+DEMO_COHORTS = 4
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    return int(args.handler(args) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="energymobile", description=__doc__)
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write sample cohorts into ENERGYMOBILE_LANDING")
+    _add_range_arguments(gen)
+    gen.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.set_defaults(handler=_generate)
+
+    back = sub.add_parser("backfill", help="materialize the chain for cohorts through Dagster")
+    _add_range_arguments(back)
+    back.add_argument("--statistic", choices=("mean", "first"), default="mean")
+    back.set_defaults(handler=_backfill)
+
+    demo = sub.add_parser("demo", help="generate sample cohorts and backfill them")
+    demo.add_argument("--cohorts", type=int, default=DEMO_COHORTS)
+    demo.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
+    demo.set_defaults(handler=_demo, first=None, to=None)
+    return parser
+
+
+def _add_range_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cohorts", type=int, help="this many cohorts from --from (or the first)")
+    parser.add_argument("--from", dest="first", help="first cohort key, e.g. 2008-03-26")
+    parser.add_argument("--to", help="last cohort key (inclusive)")
+
+
+def selected_keys(args: argparse.Namespace) -> list[str]:
+    first = args.first or FIRST_COHORT.strftime(KEY_FORMAT)
+    if args.to:
+        return cohort_keys_between(first, args.to)
+    return cohort_keys(first, args.cohorts or 1)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from energymobile.sample.generate import generate_cohort
+
+    settings = Settings.from_env()
+    landing = Path(settings.landing)
+    for key in selected_keys(args):
+        started = time.perf_counter()
+        folder = generate_cohort(landing, key, cycles=args.cycles, seed=args.seed)
+        print(f"generated {key} in {time.perf_counter() - started:.1f} s -> {folder}", flush=True)
+    return 0
+
+
+@dataclass(frozen=True)
+class CohortOutcome:
+    key: str
+    success: bool
+    seconds: float
+    failure: str | None = None
+
+
+def backfill(
+    keys: list[str], *, statistic: str = "mean", settings: Settings | None = None, echo: bool = True
+) -> list[CohortOutcome]:
+    """Materialize every asset and check of each cohort, in process, on a persistent instance
+    (DAGSTER_HOME, by default beside our data), so the UI shows these runs afterwards."""
+    import dagster as dg
+
+    from energymobile.definitions import COHORT_JOB, build_definitions
+
+    settings = settings or Settings.from_env()
+    ensure_dagster_home(settings)
+    job = build_definitions(settings).resolve_job_def(COHORT_JOB)
+    run_config = {
+        "ops": {"hourly_readings": {"config": {"statistic": statistic}}},
+        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+    }
+    outcomes = []
+    with dg.DagsterInstance.get() as instance:
+        for index, key in enumerate(keys, start=1):
+            started = time.perf_counter()
+            result = job.execute_in_process(
+                partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
+            )
+            outcome = CohortOutcome(
+                key,
+                result.success and not _failed_checks(result),
+                time.perf_counter() - started,
+                _failure_reason(result),
+            )
+            outcomes.append(outcome)
+            if echo:
+                status = "ok" if outcome.success else f"FAILED: {outcome.failure}"
+                print(f"[{index}/{len(keys)}] {key} {status} ({outcome.seconds:.1f} s)", flush=True)
+    return outcomes
+
+
+def ensure_dagster_home(settings: Settings) -> Path:
+    """Use DAGSTER_HOME if set; otherwise our default beside the data, with a dagster.yaml."""
+    if not os.environ.get("DAGSTER_HOME"):
+        os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+def _failed_checks(result) -> list[str]:  # type: ignore[no-untyped-def]
+    return [
+        f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+
+
+def _failure_reason(result) -> str | None:  # type: ignore[no-untyped-def]
+    reasons = _failed_checks(result)
+    for event in result.all_events:
+        error = event.step_failure_data.error if event.is_step_failure else None
+        if error and error.cls_name != "DagsterAssetCheckFailedError":  # reported above
+            cause = error.cause or error
+            while cause.cause is not None:
+                cause = cause.cause
+            reasons.append(f"{event.step_key}: {cause.message.strip()}")
+    return "; ".join(reasons) or None
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    outcomes = backfill(selected_keys(args), statistic=args.statistic)
+    _print_where(Settings.from_env())
+    failed = [o for o in outcomes if not o.success]
+    if failed:
+        print(f"{len(failed)} of {len(outcomes)} cohorts failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    args.first, args.to = None, None
+    args.seed = 0
+    print(f"energymobile demo: {args.cohorts} cohorts on the embedded default", flush=True)
+    _generate(args)
+    return _backfill(
+        argparse.Namespace(first=None, to=None, cohorts=args.cohorts, statistic="mean")
+    )
+
+
+def _print_where(settings: Settings) -> None:
+    from energymobile.storage.exports import COMBINED_KEY
+    from energymobile.storage.object_store import open_object_store
+
+    store = open_object_store(settings.object_store)
+    print("results:")
+    print(f"  warehouse      {redact_url(settings.database_url)}  (view oil_well_hourly)")
+    print(f"  combined CSV   {store.uri(COMBINED_KEY)}")
+    print(f"  object store   {settings.object_store}")
+    print(
+        f"  Dagster home   {os.environ.get('DAGSTER_HOME', settings.dagster_home)}"
+        "  (open the UI: uv run dagster dev)"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

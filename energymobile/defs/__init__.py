@@ -1,0 +1,1 @@
+"""Dagster definitions: assets, checks, partitions and sensors wired to the pure code."""

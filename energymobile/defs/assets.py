@@ -1,0 +1,219 @@
+"""The cohort chain: raw_logs → hourly_readings → profile_merged → mysql_tables →
+s3_historical_csv, each partitioned by cohort.
+
+Assets only wire pure functions (energymobile.ingest) to resources and IO managers
+(energymobile.storage). What moves between them is small: the delivery's receipts and per-cycle
+reductions, then frames of one row per cycle. The gigabytes of text are read once, in raw_logs.
+"""
+
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+
+from energymobile.channels import CHANNELS, CONDITIONS
+from energymobile.cohorts import cohort_window
+from energymobile.defs import checks
+from energymobile.defs.partitions import cohort_partitions
+from energymobile.ingest import validate
+from energymobile.ingest.delivery import Delivery, read_delivery
+from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
+from energymobile.storage.exports import archive_delivery, compress
+from energymobile.storage.resources import (
+    CohortRulesResource,
+    LandingResource,
+    ObjectStoreResource,
+)
+from energymobile.storage.warehouse import CohortLoad
+
+OWNERS = ["team:data-engineering"]
+PREVIEW_ROWS = 5
+
+
+@dg.asset(
+    partitions_def=cohort_partitions,
+    group_name="ingest",
+    owners=OWNERS,
+    kinds={"python", "zstd"},
+    check_specs=checks.blocking_specs("raw_logs", checks.EQUAL_ROW_COUNTS),
+)
+def raw_logs(
+    context: dg.AssetExecutionContext,
+    landing: LandingResource,
+    object_store: ObjectStoreResource,
+):
+    """The cohort's 17 sensor files and the shared profile, as the technicians delivered them.
+
+    Every file must be present and every value numeric, with the documented number of values
+    per line (an error names file, line and column). Each file's per-cycle mean and first
+    sample are kept; the files themselves are archived byte-exact (zstd) under
+    `raw/cohort=<key>/` only once the whole delivery is valid, so a bad re-delivery leaves the
+    previous archive untouched.
+    """
+    key = context.partition_key
+    source = landing.open()
+    compressed: dict[str, bytes] = {}
+    delivery = read_delivery(
+        key,
+        available=source.list_cohort(key).keys(),
+        read=lambda name: source.read_cohort_file(key, name),
+        read_profile_bytes=source.read_profile,
+        on_valid=lambda name, data: compressed.__setitem__(name, compress(data)),
+    )
+    rows_rule = validate.equal_row_counts(delivery.channel_receipts)
+    archived = []
+    if rows_rule.passed:
+        archived = archive_delivery(object_store.open(), key, compressed, list(delivery.receipts))
+    receipts = pd.DataFrame([r.__dict__ for r in delivery.receipts])
+    return dg.MaterializeResult(
+        value=delivery,
+        metadata={
+            "source": source.describe(key),
+            "files": len(delivery.receipts),
+            "bytes": delivery.total_bytes,
+            "rows": rows_rule.metadata.get("rows", -1),
+            "archived_objects": len(archived),
+            "archived_bytes": sum(o.bytes for o in archived),
+            "archive_prefix": f"raw/cohort={key}/",
+            "received_files": dg.MetadataValue.md(receipts.to_markdown(index=False)),
+        },
+        check_results=[checks.check_result(checks.EQUAL_ROW_COUNTS, rows_rule)],
+    )
+
+
+class HourlyReadingsConfig(dg.Config):
+    statistic: Literal["mean", "first"] = "mean"
+    """Each cycle's mean (default) or its first sample (reproduces the scientists' template)."""
+
+
+@dg.asset(
+    partitions_def=cohort_partitions,
+    group_name="transform",
+    owners=OWNERS,
+    kinds={"pandas"},
+    check_specs=checks.blocking_specs(
+        "hourly_readings",
+        checks.CONTIGUOUS_HOURS,
+        checks.WITHIN_WINDOW,
+        checks.MAINTENANCE_SHORTFALL,
+    ),
+)
+def hourly_readings(
+    context: dg.AssetExecutionContext,
+    config: HourlyReadingsConfig,
+    rules: CohortRulesResource,
+    raw_logs: Delivery,
+):
+    """One row per cycle (one hour): cohort, cycle, date_time, cumulative_minutes and the
+    17 sensors (ps1 … se), each the cycle's mean or first sample."""
+    key = context.partition_key
+    frame = hourly_frame(key, raw_logs.cycles, config.statistic)
+    cycles = len(frame)
+    results = [
+        checks.check_result(
+            checks.CONTIGUOUS_HOURS,
+            validate.contiguous_hours(key, frame["date_time"].tolist()),
+        ),
+        checks.check_result(checks.WITHIN_WINDOW, validate.within_window(key, cycles)),
+        checks.check_result(
+            checks.MAINTENANCE_SHORTFALL,
+            validate.shortfall_within_bound(key, cycles, rules.max_shortfall_hours),
+        ),
+    ]
+    return dg.MaterializeResult(
+        value=frame,
+        metadata=frame_metadata(frame) | {"statistic": config.statistic},
+        check_results=results,
+    )
+
+
+@dg.asset(
+    partitions_def=cohort_partitions,
+    group_name="transform",
+    owners=OWNERS,
+    kinds={"pandas"},
+    check_specs=checks.blocking_specs(
+        "profile_merged", checks.PROFILE_COVERS_CYCLES, checks.PROFILE_CODES_DOCUMENTED
+    ),
+)
+def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
+    """The hourly rows with the condition profile of the same cycle: cooler, valve, pump
+    leakage, accumulator and stable flag, as codes and as the documentation's words."""
+    frame = merge_profile(hourly_readings, raw_logs.profile)
+    cycles = len(frame)
+    profile_rows = raw_logs.profile.shape[0]
+    results = [
+        checks.check_result(
+            checks.PROFILE_COVERS_CYCLES, validate.profile_covers_cycles(profile_rows, cycles)
+        ),
+        checks.check_result(
+            checks.PROFILE_CODES_DOCUMENTED,
+            validate.profile_codes_documented(raw_logs.profile, min(cycles, profile_rows)),
+        ),
+    ]
+    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame), check_results=results)
+
+
+@dg.asset(
+    partitions_def=cohort_partitions,
+    group_name="warehouse",
+    owners=OWNERS,
+    kinds={"sql", "mysql"},
+    io_manager_key="warehouse_io_manager",
+)
+def mysql_tables(
+    context: dg.AssetExecutionContext,
+    profile_merged: pd.DataFrame,
+    raw_logs: Delivery,
+):
+    """The cohort in the warehouse's star schema (fact `sensor_hourly`, dimension tables for
+    sensors and condition codes, `cohorts` with source checksums) and the flat view
+    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction."""
+    load = CohortLoad(
+        key=context.partition_key,
+        frame=profile_merged,
+        statistic=profile_merged.attrs[STATISTIC_ATTR],
+        receipts=raw_logs.receipts,
+    )
+    start, end = cohort_window(load.key)
+    return dg.MaterializeResult(
+        value=load,
+        metadata={
+            "dagster/row_count": len(profile_merged),
+            "window_start": str(start),
+            "window_end": str(end),
+            "source_sha256": load.source_sha256,
+        },
+    )
+
+
+@dg.asset(
+    partitions_def=cohort_partitions,
+    group_name="export",
+    owners=OWNERS,
+    kinds={"s3", "csv", "parquet"},
+    io_manager_key="historical_csv_io_manager",
+)
+def s3_historical_csv(mysql_tables: pd.DataFrame):
+    """The scientists' file: the cohort's rows read back from `oil_well_hourly` (so the CSV and
+    the warehouse cannot disagree), written to
+    `oil-well-data-all-historical/cohort=<key>/data.csv` with a Parquet twin, and the combined
+    `oil-well-data-all-historical.csv` rebuilt."""
+    return dg.MaterializeResult(value=mysql_tables, metadata=frame_metadata(mysql_tables))
+
+
+def frame_metadata(frame: pd.DataFrame) -> dict[str, object]:
+    """Row count, column schema and a preview of the first rows, for the UI."""
+    descriptions = {c.column: f"{c.quantity}, {c.unit}, {c.rate_hz} Hz" for c in CHANNELS}
+    descriptions |= {c.column: c.title for c in CONDITIONS}
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=str(name), type=str(dtype), description=descriptions.get(name))
+            for name, dtype in frame.dtypes.items()
+        ]
+    )
+    return {
+        "dagster/row_count": len(frame),
+        "dagster/column_schema": schema,
+        "preview": dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False)),
+    }
