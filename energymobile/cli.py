@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_keys_between
@@ -35,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_range_arguments(back)
     back.add_argument("--statistic", choices=("mean", "first"), default="mean")
     back.set_defaults(handler=_backfill)
+
+    bench = sub.add_parser("bench", help="run the benchmarks; print figures and write JSON")
+    bench.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
+    bench.add_argument("--work", type=Path, default=Path("bench-results"))
+    bench.set_defaults(handler=_bench)
 
     demo = sub.add_parser("demo", help="generate sample cohorts and backfill them")
     demo.add_argument("--cohorts", type=int, default=DEMO_COHORTS)
@@ -68,50 +73,6 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class CohortOutcome:
-    key: str
-    success: bool
-    seconds: float
-    failure: str | None = None
-
-
-def backfill(
-    keys: list[str], *, statistic: str = "mean", settings: Settings | None = None, echo: bool = True
-) -> list[CohortOutcome]:
-    """Materialize every asset and check of each cohort, in process, on a persistent instance
-    (DAGSTER_HOME, by default beside our data), so the UI shows these runs afterwards."""
-    import dagster as dg
-
-    from energymobile.definitions import COHORT_JOB, build_definitions
-
-    settings = settings or Settings.from_env()
-    ensure_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def(COHORT_JOB)
-    run_config = {
-        "ops": {"hourly_readings": {"config": {"statistic": statistic}}},
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-    }
-    outcomes = []
-    with dg.DagsterInstance.get() as instance:
-        for index, key in enumerate(keys, start=1):
-            started = time.perf_counter()
-            result = job.execute_in_process(
-                partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
-            )
-            outcome = CohortOutcome(
-                key,
-                result.success and not _failed_checks(result),
-                time.perf_counter() - started,
-                _failure_reason(result),
-            )
-            outcomes.append(outcome)
-            if echo:
-                status = "ok" if outcome.success else f"FAILED: {outcome.failure}"
-                print(f"[{index}/{len(keys)}] {key} {status} ({outcome.seconds:.1f} s)", flush=True)
-    return outcomes
-
-
 def ensure_dagster_home(settings: Settings) -> Path:
     """Use DAGSTER_HOME if set; otherwise our default beside the data, with a dagster.yaml."""
     if not os.environ.get("DAGSTER_HOME"):
@@ -124,29 +85,25 @@ def ensure_dagster_home(settings: Settings) -> Path:
     return home
 
 
-def _failed_checks(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [
-        f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
-
-
-def _failure_reason(result) -> str | None:  # type: ignore[no-untyped-def]
-    reasons = _failed_checks(result)
-    for event in result.all_events:
-        error = event.step_failure_data.error if event.is_step_failure else None
-        if error and error.cls_name != "DagsterAssetCheckFailedError":  # reported above
-            cause = error.cause or error
-            while cause.cause is not None:
-                cause = cause.cause
-            reasons.append(f"{event.step_key}: {cause.message.strip()}")
-    return "; ".join(reasons) or None
-
-
 def _backfill(args: argparse.Namespace) -> int:
-    outcomes = backfill(selected_keys(args), statistic=args.statistic)
-    _print_where(Settings.from_env())
+    """Materialize on the persistent instance, so the UI shows these runs afterwards."""
+    import dagster as dg
+
+    from energymobile.backfill import CohortOutcome, materialize_cohorts
+
+    settings = Settings.from_env()
+    keys = selected_keys(args)
+    ensure_dagster_home(settings)
+
+    def report(index: int, outcome: CohortOutcome) -> None:
+        status = "ok" if outcome.success else f"FAILED: {outcome.failure}"
+        print(f"[{index}/{len(keys)}] {outcome.key} {status} ({outcome.seconds:.1f} s)", flush=True)
+
+    with dg.DagsterInstance.get() as instance:
+        outcomes = materialize_cohorts(
+            keys, settings=settings, instance=instance, statistic=args.statistic, on_done=report
+        )
+    _print_where(settings)
     failed = [o for o in outcomes if not o.success]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} cohorts failed", file=sys.stderr)
@@ -162,6 +119,17 @@ def _demo(args: argparse.Namespace) -> int:
     return _backfill(
         argparse.Namespace(first=None, to=None, cohorts=args.cohorts, statistic="mean")
     )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from energymobile.bench import BenchContext, run_benchmarks, write_json
+
+    ctx = BenchContext(work=args.work.absolute(), quick=args.quick)
+    figures = run_benchmarks(ctx, only=args.only)
+    out = ctx.work / "bench.json"
+    write_json(figures, out)
+    print(f"figures written to {out}")
+    return 0
 
 
 def _print_where(settings: Settings) -> None:

@@ -13,7 +13,6 @@ from energymobile.defs.assets import (
     raw_logs,
     s3_historical_csv,
 )
-from energymobile.defs.partitions import cohort_partitions
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.io_managers import HistoricalCsvIOManager, WarehouseIOManager
 from energymobile.storage.resources import (
@@ -28,7 +27,6 @@ COHORT_JOB = "cohort_pipeline"
 cohort_pipeline = dg.define_asset_job(
     COHORT_JOB,
     selection=dg.AssetSelection.all(),
-    partitions_def=cohort_partitions,
     description="Every asset of one cohort, raw files to CSV, with their checks.",
 )
 

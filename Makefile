@@ -1,0 +1,26 @@
+# The two commands of the README, and the tools around them.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv run --frozen
+
+.PHONY: demo test lint bench setup
+
+demo:  ## generate sample cohorts and load them through Dagster on the embedded default
+	scripts/bootstrap.sh
+	$(UV) energymobile demo
+
+test:  ## lint and run every test (starts MariaDB and moto itself)
+	scripts/bootstrap.sh test
+	$(UV) ruff check energymobile energymobile_tests
+	$(UV) pytest -q
+
+lint:
+	$(UV) ruff check energymobile energymobile_tests
+	$(UV) ruff format --check energymobile energymobile_tests
+
+bench:  ## benchmarks with printed figures (not part of the tests)
+	scripts/bootstrap.sh test
+	$(UV) energymobile bench
+
+setup:
+	scripts/bootstrap.sh test

@@ -1,0 +1,100 @@
+"""The whole chain on the embedded default: tables, files, re-runs and blocking checks."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+
+from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
+from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
+from energymobile.storage.object_store import open_object_store
+from energymobile_tests.conftest import SHORT_CYCLES
+
+
+def _warehouse_rows(settings, key):
+    path = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT * FROM sensor_hourly WHERE cohort = ? ORDER BY cycle", (key,)
+        ).fetchall()
+
+
+def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materialize):
+    generate("2008-03-26")
+    generate("2008-06-26")
+    outcomes = materialize("2008-03-26", "2008-06-26")
+    assert [o.success for o in outcomes] == [True, True], [o.failure for o in outcomes]
+
+    store = open_object_store(settings.object_store)
+    first = read_csv_export(store.get_bytes(cohort_csv_key("2008-03-26")))
+    assert len(first) == SHORT_CYCLES
+    assert list(first.columns[:4]) == ["cohort", "cycle", "date_time", "cumulative_minutes"]
+    assert set(CHANNEL_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS) <= set(first.columns)
+    assert first["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")
+    assert first["date_time"].iloc[-1] == pd.Timestamp("2008-03-26 23:00")
+    assert first["cumulative_minutes"].tolist() == [60 * i for i in range(SHORT_CYCLES)]
+    assert first["cooler_condition_description"].iloc[0] == "close to total failure"
+
+    combined = read_csv_export(store.get_bytes(COMBINED_KEY))
+    second = read_csv_export(store.get_bytes(cohort_csv_key("2008-06-26")))
+    pd.testing.assert_frame_equal(combined, pd.concat([first, second], ignore_index=True))
+    assert len(_warehouse_rows(settings, "2008-03-26")) == SHORT_CYCLES
+    assert len(_warehouse_rows(settings, "2008-06-26")) == SHORT_CYCLES
+
+
+def test_rerun_of_a_partition_leaves_the_same_rows(settings, generate, materialize):
+    generate("2008-03-26")
+    assert materialize("2008-03-26")[0].success
+    before = _warehouse_rows(settings, "2008-03-26")
+    csv_before = open_object_store(settings.object_store).get_bytes(COMBINED_KEY)
+    assert materialize("2008-03-26")[0].success
+    assert _warehouse_rows(settings, "2008-03-26") == before
+    assert open_object_store(settings.object_store).get_bytes(COMBINED_KEY) == csv_before
+
+
+def test_a_corrected_redelivery_replaces_the_cohort(settings, generate, materialize):
+    generate("2008-03-26", seed=1)
+    assert materialize("2008-03-26")[0].success
+    old = _warehouse_rows(settings, "2008-03-26")
+    generate("2008-03-26", cycles=SHORT_CYCLES + 2, seed=2)
+    assert materialize("2008-03-26")[0].success
+    new = _warehouse_rows(settings, "2008-03-26")
+    assert len(new) == SHORT_CYCLES + 2
+    assert new != old[: len(new)]
+
+
+def test_unequal_row_counts_block_everything_downstream(settings, generate, materialize):
+    folder = generate("2008-03-26")
+    lines = (folder / "TS1.txt").read_bytes().splitlines(keepends=True)
+    (folder / "TS1.txt").write_bytes(b"".join(lines[:-1]))
+    outcome = materialize("2008-03-26")[0]
+    assert not outcome.success
+    assert "equal_row_counts" in outcome.failure
+    assert "TS1.txt has 23" in outcome.failure
+    store = open_object_store(settings.object_store)
+    assert store.list_keys("") == []  # nothing archived, nothing exported
+
+
+def test_bad_value_fails_with_file_line_and_column(settings, generate, materialize):
+    folder = generate("2008-03-26")
+    lines = (folder / "CE.txt").read_bytes().splitlines(keepends=True)
+    fields = lines[4].split(b"\t")
+    fields[6] = b"12,5"
+    lines[4] = b"\t".join(fields)
+    (folder / "CE.txt").write_bytes(b"".join(lines))
+    outcome = materialize("2008-03-26")[0]
+    assert not outcome.success
+    assert "logs/2008-03-26/CE.txt:5:7: '12,5' uses a decimal comma" in outcome.failure
+
+
+def test_first_sample_statistic_loads_each_cycles_first_value(settings, generate, materialize):
+    folder = generate("2008-03-26")
+    assert materialize("2008-03-26", statistic="first")[0].success
+    rows = read_csv_export(
+        open_object_store(settings.object_store).get_bytes(cohort_csv_key("2008-03-26"))
+    )
+    first_ts1 = [
+        float(line.split(b"\t")[0]) for line in (folder / "TS1.txt").read_bytes().splitlines()
+    ]
+    assert rows["ts1"].tolist() == first_ts1
