@@ -24,13 +24,11 @@ from energymobile.sample.real import (
     REAL_1HZ_CODES,
     REAL_CYCLES,
     real_bytes,
+    template_decimals,
     template_first_samples,
 )
 
 NOISE = 0.002
-DECIMALS = {"EPS1": 1, "FS1": 3, "FS2": 3}
-"""Decimals per synthesized channel, as in the template; pressures have 2 or 3 (PS3: 3)."""
-PRESSURE_DECIMALS = {"PS3": 3}
 
 
 def cohort_folder(landing: Path, key: str) -> Path:
@@ -67,16 +65,12 @@ def channel_bytes(channel: Channel, cycles: int, rng: np.random.Generator) -> by
     """The file content of one channel for `cycles` cycles."""
     if channel.code in REAL_1HZ_CODES:
         return _real_rows(channel.code, cycles)
-    return _format(_synthesize(channel, cycles, rng), _decimals(channel))
+    return _format(_synthesize(channel, cycles, rng), template_decimals()[channel.code])
 
 
 def _real_rows(code: str, cycles: int) -> bytes:
     lines = real_bytes(f"{code}.txt").splitlines(keepends=True)
     return b"".join(lines[i % REAL_CYCLES] for i in range(cycles))
-
-
-def _decimals(channel: Channel) -> int:
-    return DECIMALS.get(channel.code, PRESSURE_DECIMALS.get(channel.code, 2))
 
 
 def _cycle_shapes(channel: Channel) -> np.ndarray:

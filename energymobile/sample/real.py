@@ -47,6 +47,17 @@ def template() -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(real_bytes("HourlyData.csv")), index_col=0)
 
 
+@cache
+def template_decimals() -> dict[str, int]:
+    """Channel code -> most decimals the template writes for it (e.g. EPS1 1, PS5 3)."""
+    frame = pd.read_csv(io.BytesIO(real_bytes("HourlyData.csv")), index_col=0, dtype=str)
+    return {
+        code: int(frame[header].str.partition(".")[2].str.len().max())
+        for header, code in TEMPLATE_COLUMNS.items()
+    }
+
+
+@cache
 def template_first_samples() -> dict[str, pd.Series]:
     """Channel code -> the template's value for each cycle (its first sample)."""
     frame = template()
