@@ -98,3 +98,34 @@ def test_first_sample_statistic_loads_each_cycles_first_value(settings, generate
         float(line.split(b"\t")[0]) for line in (folder / "TS1.txt").read_bytes().splitlines()
     ]
     assert rows["ts1"].tolist() == first_ts1
+
+
+def _snapshot(settings):
+    store = open_object_store(settings.object_store)
+    return {key: store.get_bytes(key) for key in store.list_keys("")}
+
+
+def test_a_bad_redelivery_leaves_the_loaded_cohort_as_it_was(settings, generate, materialize):
+    folder = generate("2008-03-26")
+    assert materialize("2008-03-26")[0].success
+    rows, objects = _warehouse_rows(settings, "2008-03-26"), _snapshot(settings)
+    lines = (folder / "PS4.txt").read_bytes().splitlines(keepends=True)
+    lines[-1] = lines[-1][: len(lines[-1]) // 2]  # truncated last line
+    (folder / "PS4.txt").write_bytes(b"".join(lines))
+    outcome = materialize("2008-03-26")[0]
+    assert not outcome.success
+    assert f"logs/2008-03-26/PS4.txt:{SHORT_CYCLES}:" in outcome.failure
+    assert _warehouse_rows(settings, "2008-03-26") == rows
+    assert _snapshot(settings) == objects
+
+
+def test_archive_holds_the_received_bytes(settings, generate, materialize):
+    from energymobile.channels import CHANNELS
+    from energymobile.storage.exports import archive_key, decompress
+
+    folder = generate("2008-06-26")
+    assert materialize("2008-06-26")[0].success
+    store = open_object_store(settings.object_store)
+    for channel in CHANNELS:
+        archived = decompress(store.get_bytes(archive_key("2008-06-26", channel.file_name)))
+        assert archived == (folder / channel.file_name).read_bytes(), channel.code

@@ -1,0 +1,52 @@
+"""The energymobile command as a user runs it: exit status and the reason on failure."""
+
+import os
+import subprocess
+import sys
+
+from energymobile_tests.conftest import SHORT_CYCLES
+
+
+def _run(tmp_path, *args, shortfall="3000"):
+    env = {
+        **os.environ,
+        "ENERGYMOBILE_HOME": str(tmp_path / "home"),
+        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": shortfall,
+        "DAGSTER_HOME": "",
+    }
+    env.pop("ENERGYMOBILE_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "energymobile.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
+    gen = _run(tmp_path, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
+    assert gen.returncode == 0, gen.stderr
+    assert "generated 2008-06-26" in gen.stdout
+    back = _run(tmp_path, "backfill", "--from", "2008-03-26", "--to", "2008-06-26")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "[1/2] 2008-03-26 ok" in back.stdout
+    assert "[2/2] 2008-06-26 ok" in back.stdout
+    assert "oil-well-data-all-historical.csv" in back.stdout
+    assert (tmp_path / "home" / "s3" / "oil-well-data-all-historical.csv").is_file()
+    assert (tmp_path / "home" / "dagster" / "dagster.yaml").is_file()
+
+
+def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
+    _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    back = _run(tmp_path, "backfill", "--cohorts", "1", shortfall="24")
+    assert back.returncode == 1
+    assert "2008-03-26 FAILED: hourly_readings:maintenance_shortfall" in back.stdout
+    assert "1 of 1 cohorts failed" in back.stderr
+
+
+def test_backfill_of_a_missing_delivery_names_the_files(tmp_path):
+    back = _run(tmp_path, "backfill", "--cohorts", "1")
+    assert back.returncode == 1
+    assert "logs/2008-03-26/PS1.txt: missing" in back.stdout
