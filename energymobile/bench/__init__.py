@@ -1,7 +1,8 @@
 """Benchmarks (`energymobile bench`, `make bench`): figures printed and written as JSON.
 
 Each module of this package that defines `run(ctx: BenchContext) -> list[Figure]` is one
-benchmark; `energymobile bench` discovers and runs them all (or `--only NAME`). Baselines are
+benchmark; `energymobile bench` discovers and runs them all (or `--only NAME`). A module with
+`EXPLICIT = True` (a long one) runs only when named with `--only`. Baselines are
 measured in the same run as what they are compared with, because the machine is shared and
 noisy. Benchmarks are never part of the tests.
 """
@@ -55,6 +56,8 @@ def run_benchmarks(ctx: BenchContext, only: list[str] | None = None) -> list[Fig
         if only and name not in only:
             continue
         module = importlib.import_module(f"{__name__}.{name}")
+        if getattr(module, "EXPLICIT", False) and not (only and name in only):
+            continue
         print(f"== {name}", flush=True)
         for figure in module.run(ctx):
             ctx.figures.append(figure)
