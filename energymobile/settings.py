@@ -19,6 +19,9 @@ DATABASE_URL_VAR = "ENERGYMOBILE_DATABASE_URL"
 OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
 MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
+AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
+"""boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
+Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to boto3."""
 
 DEFAULT_MAX_SHORTFALL_HOURS = 24
 DEFAULT_EXPORT_DUE_DAYS = 7
@@ -32,6 +35,8 @@ class Settings:
     object_store: str
     max_shortfall_hours: int = DEFAULT_MAX_SHORTFALL_HOURS
     export_due_days: int = DEFAULT_EXPORT_DUE_DAYS
+    aws_region: str | None = None
+    """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -44,6 +49,7 @@ class Settings:
             object_store=env.get(OBJECT_STORE_VAR) or f"file://{home / 's3'}",
             max_shortfall_hours=int(env.get(MAX_SHORTFALL_VAR) or DEFAULT_MAX_SHORTFALL_HOURS),
             export_due_days=int(env.get(FRESHNESS_DAYS_VAR) or DEFAULT_EXPORT_DUE_DAYS),
+            aws_region=next((env[v] for v in AWS_REGION_VARS if env.get(v)), None),
         )
 
     @property

@@ -1,6 +1,7 @@
 """Layouts and formats of what lands in the object store: archives and the scientists' CSVs.
 
-- `raw/cohort=<key>/<file>.zst`: the received files, byte-exact after decompression.
+- `raw/cohort=<key>/<file>.zst`: the received files, byte-exact after decompression, each with
+  the original's SHA-256, size and rows as object metadata, and `manifest.json` listing them.
 - `oil-well-data-all-historical/cohort=<key>/data.csv` (+ `data.parquet`): one cohort's flat
   rows, a Hive-style layout that pandas, Athena and SageMaker read as one dataset.
 - `oil-well-data-all-historical.csv`: every exported cohort, in key order, rebuilt by
@@ -9,12 +10,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
-import tempfile
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 
 import pandas as pd
 import zstandard
@@ -53,8 +53,18 @@ def decompress(data: bytes) -> bytes:
 def archive_delivery(
     store: ObjectStore, key: str, compressed: Mapping[str, bytes], receipts: list[FileReceipt]
 ) -> list[StoredObject]:
-    """Store the compressed received files and a manifest of their original checksums."""
-    stored = [store.put_bytes(archive_key(key, name), data) for name, data in compressed.items()]
+    """Store the compressed received files, each with the original's checksum as metadata,
+    and a manifest of all of them."""
+    by_name = {r.name: r for r in receipts}
+    stored = [
+        store.put_bytes(
+            archive_key(key, name),
+            data,
+            rows=by_name[name].rows if name in by_name else None,
+            metadata=_source_metadata(by_name.get(name)),
+        )
+        for name, data in compressed.items()
+    ]
     manifest = {"cohort": key, "files": [r.__dict__ for r in receipts]}
     stored.append(
         store.put_bytes(
@@ -62,6 +72,12 @@ def archive_delivery(
         )
     )
     return stored
+
+
+def _source_metadata(receipt: FileReceipt | None) -> dict[str, str]:
+    if receipt is None:
+        return {}
+    return {"source-sha256": receipt.sha256, "source-bytes": str(receipt.bytes)}
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -72,9 +88,10 @@ def write_cohort_export(store: ObjectStore, key: str, frame: pd.DataFrame) -> li
     """The cohort's CSV and its Parquet twin."""
     parquet = io.BytesIO()
     frame[list(FLAT_COLUMNS)].to_parquet(parquet, index=False)
+    rows = len(frame)
     return [
-        store.put_bytes(cohort_csv_key(key), csv_bytes(frame)),
-        store.put_bytes(cohort_parquet_key(key), parquet.getvalue()),
+        store.put_bytes(cohort_csv_key(key), csv_bytes(frame), rows=rows),
+        store.put_bytes(cohort_parquet_key(key), parquet.getvalue(), rows=rows),
     ]
 
 
@@ -83,21 +100,48 @@ def exported_cohorts(store: ObjectStore) -> list[str]:
     return sorted(m.group(1) for m in keys if m)
 
 
+def csv_header() -> bytes:
+    return ",".join(FLAT_COLUMNS).encode() + b"\n"
+
+
 def rebuild_combined(store: ObjectStore) -> StoredObject:
-    """Concatenate every cohort's CSV (one header) into the combined file, streaming."""
-    with tempfile.TemporaryDirectory() as tmp:
-        combined = Path(tmp) / "combined.csv"
-        with combined.open("wb") as out:
-            out.write(",".join(FLAT_COLUMNS).encode() + b"\n")
-            for key in exported_cohorts(store):
-                part = Path(tmp) / "part.csv"
-                store.download(cohort_csv_key(key), part)
-                with part.open("rb") as handle:
-                    handle.readline()  # header
-                    while chunk := handle.read(1 << 20):
-                        out.write(chunk)
-                part.unlink()
-        return store.put_file(COMBINED_KEY, combined)
+    """Concatenate every cohort's CSV (one header) into the combined file, streaming each
+    cohort's chunks straight into the upload (a multipart upload on S3): memory holds a few
+    chunks, never history. Replaces the old file only once complete."""
+    rows = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal rows
+        yield csv_header()
+        for key in exported_cohorts(store):
+            for chunk in _without_header(store.iter_chunks(cohort_csv_key(key)), key):
+                rows += chunk.count(b"\n")
+                yield chunk
+
+    stored = store.put_stream(COMBINED_KEY, chunks())
+    return dataclasses.replace(stored, rows=rows)
+
+
+def _without_header(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
+    """A cohort CSV's chunks after its header line, which must be today's header: a file
+    written with other columns would corrupt the combined file silently."""
+    head: bytes | None = b""
+    for chunk in chunks:
+        if head is not None:
+            head += chunk
+            if b"\n" not in head:
+                continue
+            line, _, chunk = head.partition(b"\n")
+            if line + b"\n" != csv_header():
+                raise ValueError(
+                    f"{cohort_csv_key(key)} has another header than today's columns; "
+                    "re-materialize the cohort before rebuilding the combined file"
+                )
+            head = None
+        if chunk:
+            yield chunk
+    if head is not None:
+        raise ValueError(f"{cohort_csv_key(key)} has no complete header line")
 
 
 def read_csv_export(data: bytes) -> pd.DataFrame:

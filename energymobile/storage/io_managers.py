@@ -11,6 +11,7 @@ from energymobile.storage.exports import (
     rebuild_combined,
     write_cohort_export,
 )
+from energymobile.storage.object_store import StoredObject
 from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
 from energymobile.storage.warehouse import FACT_TABLE, CohortLoad
 
@@ -37,6 +38,17 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         return self.warehouse.get().read_cohorts(context.asset_partition_keys)
 
 
+def object_metadata(prefix: str, stored: StoredObject) -> dict[str, object]:
+    """Key, size, rows, checksum and a location to paste into `pandas.read_csv`."""
+    return {
+        f"{prefix}_key": stored.key,
+        f"{prefix}_uri": dg.MetadataValue.path(stored.uri),
+        f"{prefix}_bytes": stored.bytes,
+        f"{prefix}_rows": stored.rows if stored.rows is not None else -1,
+        f"{prefix}_sha256": stored.sha256,
+    }
+
+
 class HistoricalCsvIOManager(dg.ConfigurableIOManager):
     """Writes `oil-well-data-all-historical/cohort=<key>/data.csv` (+ Parquet) and rebuilds the
     combined `oil-well-data-all-historical.csv`; loads a cohort's CSV back as input."""
@@ -49,18 +61,8 @@ class HistoricalCsvIOManager(dg.ConfigurableIOManager):
         for key in context.asset_partition_keys:
             rows = obj[obj["cohort"] == key]
             for stored in write_cohort_export(store, key, rows):
-                kind = stored.key.rsplit(".", 1)[-1]
-                metadata[f"{kind}_uri"] = dg.MetadataValue.path(stored.uri)
-                metadata[f"{kind}_bytes"] = stored.bytes
-                metadata[f"{kind}_sha256"] = stored.sha256
-        combined = rebuild_combined(store)
-        metadata.update(
-            {
-                "combined_uri": dg.MetadataValue.path(combined.uri),
-                "combined_bytes": combined.bytes,
-                "combined_sha256": combined.sha256,
-            }
-        )
+                metadata |= object_metadata(stored.key.rsplit(".", 1)[-1], stored)
+        metadata |= object_metadata("combined", rebuild_combined(store))
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -8,9 +8,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from energymobile.channels import PROFILE_FILE_NAME
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
 
 LOGS_DIR = "logs"
 PROFILE_DIR = "profile"
@@ -76,13 +80,14 @@ class LocalLanding(Landing):
         return str(path)
 
 
-def open_landing(location: str) -> Landing:
-    """A folder path (or file:// URL), or s3://bucket/prefix."""
+def open_landing(location: str, s3: S3Resource | None = None) -> Landing:
+    """A folder path (or file:// URL), or s3://bucket/prefix read through the given dagster-aws
+    `S3Resource` (default: boto3's standard AWS environment)."""
     parts = urlsplit(location)
     if parts.scheme in ("", "file"):
         return LocalLanding(Path(parts.path if parts.scheme else location))
     if parts.scheme == "s3":
         from energymobile.storage.s3 import S3Landing
 
-        return S3Landing(bucket=parts.netloc, prefix=parts.path.strip("/"))
+        return S3Landing(bucket=parts.netloc, prefix=parts.path.strip("/"), s3=s3)
     raise ValueError(f"unsupported landing {location!r}: use a folder or s3://bucket/prefix")

@@ -12,9 +12,23 @@ import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
+
+READ_CHUNK_BYTES = 1 << 20
+CONTENT_TYPES = {
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "json": "application/json",
+    "zst": "application/zstd",
+}
 
 
 @dataclass(frozen=True)
@@ -23,20 +37,50 @@ class StoredObject:
     bytes: int
     sha256: str
     uri: str
+    rows: int | None = None
+    """Data rows (CSV lines without the header, or a received file's rows), where known."""
 
 
 class ObjectStore(ABC):
-    """Keys are '/'-separated paths relative to the store's root (bucket and prefix)."""
+    """Keys are '/'-separated paths relative to the store's root (bucket and prefix).
+
+    `metadata` (short ASCII strings) is kept with the object where the store can (S3 user
+    metadata); the local folder has nowhere to keep it and ignores it."""
 
     @abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> StoredObject: ...
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        rows: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject: ...
 
     @abstractmethod
-    def put_file(self, key: str, path: Path) -> StoredObject:
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        rows: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
         """Upload a local file (streamed, never read whole into memory)."""
 
     @abstractmethod
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        """Write the concatenated chunks as one object without holding them all in memory.
+        The object appears only when the stream ends; if it fails, the old object stays."""
+
+    @abstractmethod
     def get_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def iter_chunks(self, key: str, chunk_bytes: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+        """The object's bytes in chunks of at most `chunk_bytes`, streamed."""
 
     @abstractmethod
     def download(self, key: str, path: Path) -> None: ...
@@ -51,6 +95,17 @@ class ObjectStore(ABC):
 
     def exists(self, key: str) -> bool:
         return key in self.list_keys(key)
+
+
+def check_key(key: str) -> str:
+    """Keys are relative and never climb out of the store's root."""
+    if not key or key.startswith("/") or ".." in key.split("/"):
+        raise ValueError(f"object key {key!r} escapes the store")
+    return key
+
+
+def content_type(key: str) -> str:
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 def file_sha256(path: Path) -> str:
@@ -73,26 +128,64 @@ class LocalObjectStore(ObjectStore):
             raise ValueError(f"object key {key!r} escapes the store")
         return path
 
-    def put_bytes(self, key: str, data: bytes) -> StoredObject:
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-        return StoredObject(key, len(data), hashlib.sha256(data).hexdigest(), self.uri(key))
-
-    def put_file(self, key: str, path: Path) -> StoredObject:
+    @contextmanager
+    def _replacing(self, key: str) -> Iterator[Path]:
+        """A temporary file beside the target, renamed over it on success, removed on failure."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         os.close(fd)
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
-        return StoredObject(key, target.stat().st_size, file_sha256(target), self.uri(key))
+        try:
+            yield Path(tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        rows: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        with self._replacing(key) as tmp:
+            tmp.write_bytes(data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        return StoredObject(key, len(data), sha256, self.uri(key), rows)
+
+    def put_file(
+        self,
+        key: str,
+        path: Path,
+        *,
+        rows: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> StoredObject:
+        with self._replacing(key) as tmp:
+            shutil.copyfile(path, tmp)
+            size, sha256 = tmp.stat().st_size, file_sha256(tmp)
+        return StoredObject(key, size, sha256, self.uri(key), rows)
+
+    def put_stream(
+        self, key: str, chunks: Iterable[bytes], *, metadata: Mapping[str, str] | None = None
+    ) -> StoredObject:
+        digest = hashlib.sha256()
+        size = 0
+        with self._replacing(key) as tmp, tmp.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        return StoredObject(key, size, digest.hexdigest(), self.uri(key))
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def iter_chunks(self, key: str, chunk_bytes: int = READ_CHUNK_BYTES) -> Iterator[bytes]:
+        with self._path(key).open("rb") as handle:
+            while chunk := handle.read(chunk_bytes):
+                yield chunk
 
     def download(self, key: str, path: Path) -> None:
         shutil.copyfile(self._path(key), path)
@@ -111,13 +204,14 @@ class LocalObjectStore(ObjectStore):
         return self._path(key).as_uri()
 
 
-def open_object_store(url: str) -> ObjectStore:
-    """`file:///path` or a plain path for a folder; `s3://bucket[/prefix]` for S3."""
+def open_object_store(url: str, s3: S3Resource | None = None) -> ObjectStore:
+    """`file:///path` or a plain path for a folder; `s3://bucket[/prefix]` for S3, through the
+    given dagster-aws `S3Resource` (default: boto3's standard AWS environment)."""
     parts = urlsplit(url)
     if parts.scheme in ("", "file"):
         return LocalObjectStore(Path(parts.path if parts.scheme else url))
     if parts.scheme == "s3":
         from energymobile.storage.s3 import S3ObjectStore
 
-        return S3ObjectStore(bucket=parts.netloc, prefix=parts.path.strip("/"))
+        return S3ObjectStore(bucket=parts.netloc, prefix=parts.path.strip("/"), s3=s3)
     raise ValueError(f"unsupported object store {url!r}: use file:///path or s3://bucket/prefix")

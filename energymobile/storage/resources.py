@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 from energymobile.storage.landing import Landing, open_landing
@@ -14,9 +15,14 @@ class LandingResource(dg.ConfigurableResource):
     """Where the technicians drop each cohort's files."""
 
     location: str = Field(description="A folder, or s3://bucket/prefix (ENERGYMOBILE_LANDING)")
+    s3: S3Resource | None = Field(
+        default=None,
+        description="S3 client settings for an s3:// location; credentials stay in the "
+        "standard AWS environment",
+    )
 
     def open(self) -> Landing:
-        return open_landing(self.location)
+        return open_landing(self.location, s3=self.s3)
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -25,9 +31,14 @@ class ObjectStoreResource(dg.ConfigurableResource):
     url: str = Field(
         description="file:///folder or s3://bucket[/prefix] (ENERGYMOBILE_OBJECT_STORE)"
     )
+    s3: S3Resource | None = Field(
+        default=None,
+        description="S3 client settings for an s3:// URL; credentials stay in the standard "
+        "AWS environment",
+    )
 
     def open(self) -> ObjectStore:
-        return open_object_store(self.url)
+        return open_object_store(self.url, s3=self.s3)
 
 
 class WarehouseResource(dg.ConfigurableResource):

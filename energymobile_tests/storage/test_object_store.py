@@ -1,0 +1,171 @@
+"""The ObjectStore contract, held by the local folder and by S3 (moto server) alike, and the
+export layouts built on it: streamed writes that replace whole, the combined file equal to
+the concatenation of the cohorts, and Parquet copies that read as one Hive dataset."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from energymobile.bench.object_store import synthetic_cohort_frame
+from energymobile.storage.exports import (
+    COMBINED_KEY,
+    HISTORICAL_PREFIX,
+    cohort_csv_key,
+    cohort_parquet_key,
+    csv_header,
+    exported_cohorts,
+    read_csv_export,
+    rebuild_combined,
+    write_cohort_export,
+)
+from energymobile.storage.object_store import (
+    LocalObjectStore,
+    ObjectStore,
+    open_object_store,
+)
+from energymobile.storage.s3 import S3ObjectStore
+from energymobile.storage.warehouse import FLAT_COLUMNS
+from energymobile_tests.conftest import S3_BUCKET
+
+KEYS = ("2008-03-26", "2008-06-26", "2008-09-26")
+ROWS = 7
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    if request.param == "local":
+        return open_object_store(f"file://{tmp_path / 'store'}")
+    request.getfixturevalue("moto_s3")
+    prefix = request.getfixturevalue("s3_prefix")
+    return open_object_store(f"s3://{S3_BUCKET}/{prefix}")
+
+
+def _export(store: ObjectStore, keys: tuple[str, ...] = KEYS) -> dict[str, pd.DataFrame]:
+    frames = {k: synthetic_cohort_frame(k, ROWS, seed=i) for i, k in enumerate(keys)}
+    for key, frame in frames.items():
+        stored = write_cohort_export(store, key, frame)
+        assert [s.rows for s in stored] == [ROWS, ROWS]
+    return frames
+
+
+def test_open_object_store_dispatches_on_the_url(tmp_path, moto_s3):
+    assert isinstance(open_object_store(f"file://{tmp_path}"), LocalObjectStore)
+    assert isinstance(open_object_store(str(tmp_path)), LocalObjectStore)
+    s3 = open_object_store(f"s3://{S3_BUCKET}/some/prefix/")
+    assert isinstance(s3, S3ObjectStore)
+    assert (s3.bucket, s3.prefix) == (S3_BUCKET, "some/prefix")
+    assert s3.uri("a/b.csv") == f"s3://{S3_BUCKET}/some/prefix/a/b.csv"
+    with pytest.raises(ValueError, match="needs a bucket"):
+        open_object_store("s3:///prefix")
+    with pytest.raises(ValueError, match="unsupported object store"):
+        open_object_store("gs://bucket/prefix")
+
+
+def test_put_stream_writes_the_concatenation_and_replaces_whole(store):
+    store.put_bytes("x/file.csv", b"old\n")
+    stored = store.put_stream("x/file.csv", iter([b"a,b\n", b"", b"1,2\n", b"3,4\n"]))
+    assert store.get_bytes("x/file.csv") == b"a,b\n1,2\n3,4\n"
+    assert stored.bytes == 12
+    assert store.list_keys("x/") == ["x/file.csv"]
+
+
+def test_a_failed_stream_keeps_the_old_object(store):
+    store.put_bytes("x/file.csv", b"old\n")
+
+    def failing() -> Iterator[bytes]:
+        yield b"new,partial\n"
+        raise OSError("source went away")
+
+    with pytest.raises(OSError, match="source went away"):
+        store.put_stream("x/file.csv", failing())
+    assert store.get_bytes("x/file.csv") == b"old\n"
+    assert store.list_keys("") == ["x/file.csv"]
+    if isinstance(store, LocalObjectStore):
+        assert [p.name for p in (store.root / "x").iterdir()] == ["file.csv"]  # no temp left
+
+
+def test_iter_chunks_streams_in_bounded_chunks(store):
+    data = bytes(range(256)) * 40
+    store.put_bytes("blob.bin", data)
+    chunks = list(store.iter_chunks("blob.bin", chunk_bytes=1000))
+    assert b"".join(chunks) == data
+    assert max(len(c) for c in chunks) <= 1000 and len(chunks) >= 11
+
+
+def test_a_missing_object_is_file_not_found(store):
+    with pytest.raises(FileNotFoundError):
+        store.get_bytes("nothing/here.csv")
+    with pytest.raises(FileNotFoundError):
+        list(store.iter_chunks("nothing/here.csv"))
+
+
+def test_the_combined_file_is_the_concatenation_of_the_cohorts(store):
+    frames = _export(store, (KEYS[1], KEYS[0], KEYS[2]))  # written out of order
+    combined = rebuild_combined(store)
+
+    data = store.get_bytes(COMBINED_KEY)
+    bodies = [store.get_bytes(cohort_csv_key(k)).split(b"\n", 1)[1] for k in KEYS]
+    assert data == csv_header() + b"".join(bodies)
+    assert (combined.bytes, combined.rows) == (len(data), ROWS * len(KEYS))
+    assert combined.uri == store.uri(COMBINED_KEY)
+    expected = pd.concat([frames[k] for k in KEYS], ignore_index=True)
+    pd.testing.assert_frame_equal(read_csv_export(data), expected)
+    assert exported_cohorts(store) == list(KEYS)
+
+
+def test_rebuilding_again_replaces_rather_than_duplicates(store):
+    _export(store)
+    assert not store.exists(COMBINED_KEY)
+    first = rebuild_combined(store)
+    _export(store, KEYS[:1])  # the same cohort re-exported
+    second = rebuild_combined(store)
+    assert second.sha256 == first.sha256 and second.rows == ROWS * len(KEYS)
+    assert store.list_keys("") == sorted(
+        [COMBINED_KEY] + [cohort_csv_key(k) for k in KEYS] + [cohort_parquet_key(k) for k in KEYS]
+    )
+
+
+def test_a_cohort_with_another_header_stops_the_rebuild(store):
+    _export(store)
+    rebuild_combined(store)
+    before = store.get_bytes(COMBINED_KEY)
+    stale = store.get_bytes(cohort_csv_key(KEYS[1])).replace(b"ps1,", b"pressure_1,", 1)
+    store.put_bytes(cohort_csv_key(KEYS[1]), stale)
+    with pytest.raises(ValueError, match=f"cohort={KEYS[1]}/data.csv has another header"):
+        rebuild_combined(store)
+    assert store.get_bytes(COMBINED_KEY) == before
+
+
+def test_parquet_copies_read_back_like_the_csv(store):
+    frames = _export(store, KEYS[:1])
+    frame = pd.read_parquet(io.BytesIO(store.get_bytes(cohort_parquet_key(KEYS[0]))))
+    assert list(frame.columns) == list(FLAT_COLUMNS)
+    csv = read_csv_export(store.get_bytes(cohort_csv_key(KEYS[0])))
+    pd.testing.assert_frame_equal(csv, frames[KEYS[0]])
+    pd.testing.assert_frame_equal(frame, frames[KEYS[0]], check_dtype=False)
+
+
+def test_the_parquet_copies_read_as_one_hive_dataset(tmp_path):
+    """The recipe of docs/s3.md: pyarrow reads the Parquet files under the prefix as one
+    dataset, skipping the CSVs beside them, and filters on the cohort folders."""
+    store = LocalObjectStore(tmp_path / "store")
+    frames = _export(store)
+    dataset = ds.dataset(
+        store.root / HISTORICAL_PREFIX,
+        format="parquet",
+        partitioning="hive",
+        exclude_invalid_files=True,
+    )
+    history = dataset.to_table().to_pandas().sort_values(["cohort", "cycle"])
+    assert len(history) == ROWS * len(KEYS)
+    assert set(history["cohort"].astype(str)) == set(KEYS)
+    recent = dataset.to_table(filter=ds.field("cohort") >= KEYS[1]).to_pandas()
+    assert len(recent) == ROWS * 2
+    assert list(history.columns) == list(FLAT_COLUMNS)
+    assert history["ps1"].tolist() == pd.concat(frames.values())["ps1"].tolist()
