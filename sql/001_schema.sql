@@ -2,8 +2,10 @@
 -- The source of truth for the tables: applied on first use by energymobile (recorded in
 -- schema_migrations), or by hand: mysql energymobile < sql/001_schema.sql
 -- Written for MySQL/MariaDB; energymobile/storage/dialects.py adapts it for SQLite.
+-- Idempotent (IF NOT EXISTS, indexes inside CREATE TABLE), so a database prepared by hand is
+-- recognised by energymobile, and an interrupted run (MySQL DDL is not transactional) resumes.
 
-CREATE TABLE sensors (
+CREATE TABLE IF NOT EXISTS sensors (
     code              VARCHAR(8)   NOT NULL,
     column_name       VARCHAR(8)   NOT NULL,
     quantity          VARCHAR(64)  NOT NULL,
@@ -14,38 +16,38 @@ CREATE TABLE sensors (
     CONSTRAINT uq_sensors_column_name UNIQUE (column_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE cooler_condition (
+CREATE TABLE IF NOT EXISTS cooler_condition (
     code        SMALLINT     NOT NULL,
     description VARCHAR(64)  NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE valve_condition (
+CREATE TABLE IF NOT EXISTS valve_condition (
     code        SMALLINT     NOT NULL,
     description VARCHAR(64)  NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE internal_pump_leakage (
+CREATE TABLE IF NOT EXISTS internal_pump_leakage (
     code        SMALLINT     NOT NULL,
     description VARCHAR(64)  NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE hydraulic_accumulator_bar (
+CREATE TABLE IF NOT EXISTS hydraulic_accumulator_bar (
     code        SMALLINT     NOT NULL,
     description VARCHAR(64)  NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
-CREATE TABLE stable_flag (
+CREATE TABLE IF NOT EXISTS stable_flag (
     code        SMALLINT     NOT NULL,
     description VARCHAR(64)  NOT NULL,
     PRIMARY KEY (code)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- One row per loaded cohort (partition): its window and when it was loaded.
-CREATE TABLE cohorts (
+CREATE TABLE IF NOT EXISTS cohorts (
     cohort        VARCHAR(10)  NOT NULL,
     window_start  DATETIME     NOT NULL,
     window_end    DATETIME     NOT NULL,
@@ -57,7 +59,7 @@ CREATE TABLE cohorts (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The files each cohort was loaded from, with their checksums.
-CREATE TABLE cohort_files (
+CREATE TABLE IF NOT EXISTS cohort_files (
     cohort     VARCHAR(10)  NOT NULL,
     file_name  VARCHAR(32)  NOT NULL,
     byte_count BIGINT       NOT NULL,
@@ -68,7 +70,7 @@ CREATE TABLE cohort_files (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The fact table: one row per cohort and cycle (an hour), one column per sensor.
-CREATE TABLE sensor_hourly (
+CREATE TABLE IF NOT EXISTS sensor_hourly (
     cohort                    VARCHAR(10) NOT NULL,
     cycle                     INT         NOT NULL,
     date_time                 DATETIME    NOT NULL,
@@ -105,10 +107,9 @@ CREATE TABLE sensor_hourly (
         REFERENCES internal_pump_leakage (code),
     CONSTRAINT fk_sensor_hourly_accumulator FOREIGN KEY (hydraulic_accumulator_bar)
         REFERENCES hydraulic_accumulator_bar (code),
-    CONSTRAINT fk_sensor_hourly_stable FOREIGN KEY (stable_flag) REFERENCES stable_flag (code)
+    CONSTRAINT fk_sensor_hourly_stable FOREIGN KEY (stable_flag) REFERENCES stable_flag (code),
+    -- The scientists query by time across cohorts, and by condition.
+    INDEX ix_sensor_hourly_date_time (date_time),
+    INDEX ix_sensor_hourly_conditions
+        (cooler_condition, valve_condition, internal_pump_leakage, hydraulic_accumulator_bar)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-
--- The scientists query by time across cohorts, and by condition.
-CREATE INDEX ix_sensor_hourly_date_time ON sensor_hourly (date_time);
-CREATE INDEX ix_sensor_hourly_conditions ON sensor_hourly
-    (cooler_condition, valve_condition, internal_pump_leakage, hydraulic_accumulator_bar);

@@ -1,7 +1,9 @@
 -- Reference data from the dataset's documentation (description.txt): the 17 sensors and the
 -- meaning of each condition code in profile.txt. ("reduced effifiency" is corrected.)
+-- INSERT IGNORE: applying the file again leaves the rows as they are (a later correction of a
+-- description belongs in a new numbered file, as an UPDATE).
 
-INSERT INTO sensors (code, column_name, quantity, unit, sampling_rate_hz, samples_per_cycle) VALUES
+INSERT IGNORE INTO sensors (code, column_name, quantity, unit, sampling_rate_hz, samples_per_cycle) VALUES
     ('PS1', 'ps1', 'Pressure', 'bar', 100, 6000),
     ('PS2', 'ps2', 'Pressure', 'bar', 100, 6000),
     ('PS3', 'ps3', 'Pressure', 'bar', 100, 6000),
@@ -20,28 +22,28 @@ INSERT INTO sensors (code, column_name, quantity, unit, sampling_rate_hz, sample
     ('CP', 'cp', 'Cooling power (virtual)', 'kW', 1, 60),
     ('SE', 'se', 'Efficiency factor', '%', 1, 60);
 
-INSERT INTO cooler_condition (code, description) VALUES
+INSERT IGNORE INTO cooler_condition (code, description) VALUES
     (3, 'close to total failure'),
     (20, 'reduced efficiency'),
     (100, 'full efficiency');
 
-INSERT INTO valve_condition (code, description) VALUES
+INSERT IGNORE INTO valve_condition (code, description) VALUES
     (100, 'optimal switching behavior'),
     (90, 'small lag'),
     (80, 'severe lag'),
     (73, 'close to total failure');
 
-INSERT INTO internal_pump_leakage (code, description) VALUES
+INSERT IGNORE INTO internal_pump_leakage (code, description) VALUES
     (0, 'no leakage'),
     (1, 'weak leakage'),
     (2, 'severe leakage');
 
-INSERT INTO hydraulic_accumulator_bar (code, description) VALUES
+INSERT IGNORE INTO hydraulic_accumulator_bar (code, description) VALUES
     (130, 'optimal pressure'),
     (115, 'slightly reduced pressure'),
     (100, 'severely reduced pressure'),
     (90, 'close to total failure');
 
-INSERT INTO stable_flag (code, description) VALUES
+INSERT IGNORE INTO stable_flag (code, description) VALUES
     (0, 'conditions were stable'),
     (1, 'static conditions might not have been reached yet');

@@ -1,7 +1,7 @@
 -- The scientists' flat rows: every sensor_hourly row with its condition descriptions.
 -- Exactly what goes to oil-well-data-all-historical/cohort=<key>/data.csv.
 
-CREATE VIEW oil_well_hourly AS
+CREATE OR REPLACE VIEW oil_well_hourly AS
 SELECT
     h.cohort, h.cycle, h.date_time, h.cumulative_minutes,
     h.ps1, h.ps2, h.ps3, h.ps4, h.ps5, h.ps6, h.eps1, h.fs1, h.fs2,

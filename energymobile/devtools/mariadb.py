@@ -1,0 +1,363 @@
+"""Throwaway MariaDB servers for tests, benchmarks and `energymobile mysql-dev`.
+
+`start_mariadb()` initialises a data directory in a new temporary folder, starts `mariadbd` as a
+child process on a free 127.0.0.1 port (with `--no-defaults`, so nothing in /etc/mysql applies),
+and creates the database and an application user with a random password. That user gets
+exactly `APP_PRIVILEGES` on its own database, the list docs/mysql.md asks an administrator for,
+so everything that runs against this server proves those privileges are enough. Root is only
+reachable through the server's Unix socket, with a random password that never leaves this
+object. `stop()` shuts the server down and deletes the folder.
+
+Needs Debian's `mariadb-server` (`scripts/bootstrap.sh test` installs it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from urllib.parse import quote
+
+import MySQLdb
+
+from energymobile.settings import redact_url
+
+DEFAULT_DATABASE = "energymobile"
+DEFAULT_USER = "energymobile"
+HOST = "127.0.0.1"
+DRIVER = "mysql+mysqldb"
+APP_PRIVILEGES: tuple[str, ...] = (
+    "SELECT",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "INDEX",
+    "REFERENCES",
+    "CREATE VIEW",
+    "SHOW VIEW",
+)
+"""What the warehouse user needs on its own database: read and replace rows, apply `sql/`
+(tables, indexes, foreign keys, the view; DROP because CREATE OR REPLACE VIEW needs it)."""
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+_PR_SET_PDEATHSIG = 1
+_SERVER_NAMES = ("mariadbd", "mysqld")
+_INSTALL_NAMES = ("mariadb-install-db", "mysql_install_db")
+_SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
+
+
+class MariaDBNotInstalled(RuntimeError):
+    """The server binaries are missing: the message says how to install them."""
+
+
+class MariaDBStartError(RuntimeError):
+    """The server did not come up; the message carries the tail of its error log."""
+
+
+def find_binary(names: tuple[str, ...]) -> str:
+    """The first of `names` on PATH or in the usual sbin folders (not on a user's PATH)."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+        for folder in _SEARCH_DIRS:
+            candidate = Path(folder) / name
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return str(candidate)
+    raise MariaDBNotInstalled(
+        f"{names[0]} not found: install MariaDB with `scripts/bootstrap.sh test` "
+        "(apt-get install mariadb-server mariadb-client)"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server gets SIGTERM if the process that started it dies (a crashed test
+    run must not leave servers behind)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _as_root_args() -> list[str]:
+    """mariadbd refuses to run as root unless told to; tests in containers often are root."""
+    return ["--user=root"] if os.geteuid() == 0 else []
+
+
+@dataclass
+class MariaDBServer:
+    """A running throwaway server and the credentials of its application user."""
+
+    workdir: Path
+    port: int
+    database: str
+    user: str
+    password: str = field(repr=False)
+    host: str = HOST
+    _admin_password: str = field(default="", repr=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def datadir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.workdir / "mysqld.sock"
+
+    @property
+    def error_log(self) -> Path:
+        return self.workdir / "error.log"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def url(self, database: str | None = None, password: str | None = None) -> str:
+        """The SQLAlchemy URL of the application user (it holds the password: export it,
+        never log it; `safe_url` is for display)."""
+        secret = quote(self.password if password is None else password, safe="")
+        user = quote(self.user, safe="")
+        return f"{DRIVER}://{user}:{secret}@{self.host}:{self.port}/{database or self.database}"
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url())
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Start `mariadbd` on the existing data directory (again, after `kill`)."""
+        if self.running:
+            return
+        for attempt in range(3):
+            self._spawn()
+            try:
+                self._wait_ready(timeout)
+                return
+            except MariaDBStartError:
+                if attempt < 2 and self._port_was_taken():
+                    self.port = free_port()  # another process took the port since: retry
+                    continue
+                raise
+
+    def kill(self) -> None:
+        """SIGKILL, as a power cut would: no shutdown, uncommitted work left to recovery."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=STOP_TIMEOUT_S)
+
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Shut down cleanly (SIGTERM, then SIGKILL after a minute) and delete the folder."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=STOP_TIMEOUT_S)
+        self._process = None
+        if not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> MariaDBServer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- administration ----------------------------------------------------------------------
+
+    def admin_connection(self) -> MySQLdb.Connection:
+        """Root over the Unix socket (root has no TCP account on these servers)."""
+        return MySQLdb.connect(
+            unix_socket=str(self.socket_path),
+            user="root",
+            password=self._admin_password,
+            autocommit=True,
+            connect_timeout=5,
+        )
+
+    def create_database(self, name: str) -> str:
+        """A new empty database with the application user's privileges on it; returns its URL.
+
+        Tests use one per test so each starts from an empty schema."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database names here are letters, digits and _: {name!r}")
+        conn = self.admin_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{name}` "
+                "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
+            cursor.execute(
+                f"GRANT {', '.join(APP_PRIVILEGES)} ON `{name}`.* TO %s@'%%'", (self.user,)
+            )
+        finally:
+            conn.close()
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        conn = self.admin_connection()
+        try:
+            conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        finally:
+            conn.close()
+
+    def error_log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no error log)"
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _spawn(self) -> None:
+        self.socket_path.unlink(missing_ok=True)
+        command = [
+            find_binary(_SERVER_NAMES),
+            "--no-defaults",
+            *_as_root_args(),
+            f"--datadir={self.datadir}",
+            f"--socket={self.socket_path}",
+            f"--pid-file={self.workdir / 'mariadbd.pid'}",
+            f"--log-error={self.error_log}",
+            f"--port={self.port}",
+            f"--bind-address={self.host}",
+            "--skip-networking=0",
+            "--skip-name-resolve",
+            "--local-infile=1",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--max-allowed-packet=64M",
+        ]
+        self._process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it cleanly
+            preexec_fn=_die_with_parent,
+        )
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise MariaDBStartError(
+                    f"mariadbd exited during start-up; its log ({self.error_log}):\n"
+                    + self.error_log_tail()
+                )
+            if self.socket_path.exists():
+                try:
+                    self.admin_connection().close()
+                    return
+                except MySQLdb.OperationalError:
+                    pass
+            time.sleep(0.05)
+        self.kill()
+        raise MariaDBStartError(
+            f"mariadbd not ready after {timeout:.0f} s; its log:\n" + self.error_log_tail()
+        )
+
+    def _port_was_taken(self) -> bool:
+        log = self.error_log_tail(40)
+        return "Address already in use" in log or "Bind on TCP/IP port" in log
+
+    def _secure_and_create_user(self) -> None:
+        """First boot: root only on the socket with a random password, then the app user."""
+        new_admin_password = secrets.token_urlsafe(24)
+        conn = self.admin_connection()
+        try:
+            cursor = conn.cursor()
+            cursor.execute(
+                "SELECT user, host FROM mysql.user WHERE user = 'root' AND host <> 'localhost'"
+            )
+            for user, host in cursor.fetchall():
+                cursor.execute("DROP USER %s@%s", (user, host))
+            cursor.execute("DROP USER IF EXISTS ''@'localhost'")
+            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (self.user, self.password))
+            cursor.execute("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", (new_admin_password,))
+        finally:
+            conn.close()
+        self._admin_password = new_admin_password
+        self.create_database(self.database)
+
+
+def start_mariadb(
+    *,
+    database: str = DEFAULT_DATABASE,
+    user: str = DEFAULT_USER,
+    password: str | None = None,
+    port: int | None = None,
+    parent_dir: Path | None = None,
+    timeout: float = START_TIMEOUT_S,
+) -> MariaDBServer:
+    """Initialise, start and provision a server in a new temporary folder (deleted by stop)."""
+    install_db = find_binary(_INSTALL_NAMES)
+    find_binary(_SERVER_NAMES)
+    workdir = Path(tempfile.mkdtemp(prefix="em-mariadb-", dir=parent_dir))
+    server = MariaDBServer(
+        workdir=workdir,
+        port=port or free_port(),
+        database=database,
+        user=user,
+        password=password or secrets.token_urlsafe(18),
+    )
+    try:
+        install = subprocess.run(
+            [
+                install_db,
+                "--no-defaults",
+                *_as_root_args(),
+                f"--datadir={server.datadir}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if install.returncode != 0:
+            raise MariaDBStartError(
+                f"mariadb-install-db failed ({install.returncode}):\n{install.stderr[-2000:]}"
+            )
+        server.start(timeout)
+        server._secure_and_create_user()
+    except BaseException:
+        server.stop()
+        raise
+    return server
