@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--cohorts", type=int, default=DEMO_COHORTS)
     demo.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
     demo.set_defaults(handler=_demo, first=None, to=None)
+
+    mysql_dev = sub.add_parser(
+        "mysql-dev",
+        help="start a throwaway local MariaDB for development; print the URL to export",
+    )
+    mysql_dev.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    mysql_dev.set_defaults(handler=_mysql_dev)
     return parser
 
 
@@ -62,14 +69,29 @@ def selected_keys(args: argparse.Namespace) -> list[str]:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    """Write into the landing folder; for an s3:// landing, write to a scratch folder and
+    upload each cohort file by file (the complete drop is what the landing sensor waits for)."""
+    import tempfile
+
     from energymobile.sample.generate import generate_cohort
+    from energymobile.storage.object_store import open_object_store
 
     settings = Settings.from_env()
-    landing = Path(settings.landing)
-    for key in selected_keys(args):
-        started = time.perf_counter()
-        folder = generate_cohort(landing, key, cycles=args.cycles, seed=args.seed)
-        print(f"generated {key} in {time.perf_counter() - started:.1f} s -> {folder}", flush=True)
+    remote = settings.landing.startswith("s3://")
+    with tempfile.TemporaryDirectory() as scratch:
+        landing = Path(scratch) if remote else Path(settings.landing)
+        for key in selected_keys(args):
+            started = time.perf_counter()
+            folder = generate_cohort(landing, key, cycles=args.cycles, seed=args.seed)
+            where = str(folder)
+            if remote:
+                store = open_object_store(settings.landing)
+                for path in sorted(landing.rglob("*.txt")):
+                    store.put_file(path.relative_to(landing).as_posix(), path)
+                    path.unlink()
+                where = f"{settings.landing.rstrip('/')}/logs/{key}/"
+            seconds = time.perf_counter() - started
+            print(f"generated {key} in {seconds:.1f} s -> {where}", flush=True)
     return 0
 
 
@@ -130,6 +152,30 @@ def _bench(args: argparse.Namespace) -> int:
     write_json(figures, out)
     print(f"figures written to {out}")
     return 0
+
+
+def _mysql_dev(args: argparse.Namespace) -> int:
+    """Run a MariaDB in a temporary folder until Ctrl-C; its data goes with it."""
+    import signal
+
+    from energymobile.devtools.mariadb import start_mariadb
+    from energymobile.settings import DATABASE_URL_VAR
+
+    server = start_mariadb(port=args.port)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too
+    try:
+        print(f"MariaDB on {server.host}:{server.port}, data in {server.workdir} (deleted on exit)")
+        print(f"user {server.user!r} owns database {server.database!r}; in another shell:")
+        print(f"  export {DATABASE_URL_VAR}='{server.url()}'", flush=True)
+        print("Ctrl-C stops it.", flush=True)
+        while server.running:
+            time.sleep(1)
+        print(f"mariadbd exited on its own:\n{server.error_log_tail()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
 
 
 def _print_where(settings: Settings) -> None:

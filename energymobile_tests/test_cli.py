@@ -50,3 +50,17 @@ def test_backfill_of_a_missing_delivery_names_the_files(tmp_path):
     back = _run(tmp_path, "backfill", "--cohorts", "1")
     assert back.returncode == 1
     assert "logs/2008-03-26/PS1.txt: missing" in back.stdout
+
+
+def test_generate_uploads_a_drop_to_an_s3_landing(moto_s3, s3_prefix, monkeypatch, capsys):
+    from energymobile.channels import CHANNELS
+    from energymobile.cli import main
+    from energymobile_tests.conftest import S3_BUCKET
+
+    landing = f"s3://{S3_BUCKET}/{s3_prefix}/landing"
+    monkeypatch.setenv("ENERGYMOBILE_LANDING", landing)
+    assert main(["generate", "--cohorts", "1", "--cycles", "3"]) == 0
+    assert f"-> {landing}/logs/2008-03-26/" in capsys.readouterr().out
+    keys = moto_s3.keys(S3_BUCKET, f"{s3_prefix}/landing/")
+    expected = {f"{s3_prefix}/landing/logs/2008-03-26/{c.file_name}" for c in CHANNELS}
+    assert expected | {f"{s3_prefix}/landing/profile/profile.txt"} == set(keys)
