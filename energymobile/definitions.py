@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from energymobile.defs.assets import (
     hourly_readings,
@@ -13,6 +14,13 @@ from energymobile.defs.assets import (
     raw_logs,
     s3_historical_csv,
 )
+from energymobile.defs.automation import build_automation_sensor
+from energymobile.defs.freshness import (
+    build_export_freshness_checks,
+    build_freshness_sensor,
+    freshness_check_keys,
+)
+from energymobile.defs.landing_sensor import build_landing_sensor
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.io_managers import HistoricalCsvIOManager, WarehouseIOManager
 from energymobile.storage.resources import (
@@ -26,7 +34,8 @@ COHORT_JOB = "cohort_pipeline"
 
 cohort_pipeline = dg.define_asset_job(
     COHORT_JOB,
-    selection=dg.AssetSelection.all(),
+    # The freshness checks judge every cohort at once; their own sensor runs them.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness_check_keys()),
     description="Every asset of one cohort, raw files to CSV, with their checks.",
 )
 
@@ -38,9 +47,10 @@ def build_resources(settings: Settings) -> dict[str, object]:
         dg.EnvVar(DATABASE_URL_VAR) if os.environ.get(DATABASE_URL_VAR) else settings.database_url
     )
     warehouse = WarehouseResource(url=database_url)
-    object_store = ObjectStoreResource(url=settings.object_store)
+    s3 = S3Resource(region_name=settings.aws_region)  # used by s3:// URLs; keys from the env
+    object_store = ObjectStoreResource(url=settings.object_store, s3=s3)
     return {
-        "landing": LandingResource(location=settings.landing),
+        "landing": LandingResource(location=settings.landing, s3=s3),
         "object_store": object_store,
         "rules": CohortRulesResource(max_shortfall_hours=settings.max_shortfall_hours),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
@@ -50,10 +60,21 @@ def build_resources(settings: Settings) -> dict[str, object]:
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
+    """Assets, checks, the cohort job and the three sensors (landing, automation, freshness),
+    all on by default. Runs execute in process: the chain is sequential, and the multiprocess
+    executor's start-up (~8 s a run here) would dominate a small cohort."""
+    freshness_checks = build_export_freshness_checks(settings.export_due_days)
     return dg.Definitions(
         assets=[raw_logs, hourly_readings, profile_merged, mysql_tables, s3_historical_csv],
+        asset_checks=[freshness_checks],
         jobs=[cohort_pipeline],
+        sensors=[
+            build_landing_sensor(cohort_pipeline),
+            build_automation_sensor(),
+            build_freshness_sensor(freshness_checks),
+        ],
         resources=build_resources(settings),
+        executor=dg.in_process_executor,
     )
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import cohort_window
 from energymobile.defs import checks
+from energymobile.defs.automation import eager_any_cohort
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
@@ -28,6 +29,8 @@ from energymobile.storage.warehouse import CohortLoad
 
 OWNERS = ["team:data-engineering"]
 PREVIEW_ROWS = 5
+HISTORICAL_CSV_POOL = "historical_csv"
+"""One export at a time (limit in dagster.yaml): each rebuilds the combined CSV from all cohorts."""
 
 
 @dg.asset(
@@ -41,14 +44,16 @@ def raw_logs(
     context: dg.AssetExecutionContext,
     landing: LandingResource,
     object_store: ObjectStoreResource,
+    rules: CohortRulesResource,
 ):
     """The cohort's 17 sensor files and the shared profile, as the technicians delivered them.
 
     Every file must be present and every value numeric, with the documented number of values
     per line (an error names file, line and column). Each file's per-cycle mean and first
     sample are kept; the files themselves are archived byte-exact (zstd) under
-    `raw/cohort=<key>/` only once the whole delivery is valid, so a bad re-delivery leaves the
-    previous archive untouched.
+    `raw/cohort=<key>/` only once the whole delivery is valid and passes every cohort rule
+    (the checks downstream report them), so a bad re-delivery leaves the previous archive
+    untouched.
     """
     key = context.partition_key
     source = landing.open()
@@ -60,10 +65,15 @@ def raw_logs(
         read_profile_bytes=source.read_profile,
         on_valid=lambda name, data: compressed.__setitem__(name, compress(data)),
     )
-    rows_rule = validate.equal_row_counts(delivery.channel_receipts)
+    outcomes = validate.delivery_rules(
+        key, delivery.channel_receipts, delivery.profile, rules.max_shortfall_hours
+    )
+    rows_rule, failed = outcomes[0], [o.description for o in outcomes if not o.passed]
     archived = []
-    if rows_rule.passed:
+    if not failed:
         archived = archive_delivery(object_store.open(), key, compressed, list(delivery.receipts))
+    else:
+        context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
     receipts = pd.DataFrame([r.__dict__ for r in delivery.receipts])
     return dg.MaterializeResult(
         value=delivery,
@@ -75,6 +85,7 @@ def raw_logs(
             "archived_objects": len(archived),
             "archived_bytes": sum(o.bytes for o in archived),
             "archive_prefix": f"raw/cohort={key}/",
+            "archive_withheld_because": "; ".join(failed) or "-",
             "received_files": dg.MetadataValue.md(receipts.to_markdown(index=False)),
         },
         check_results=[checks.check_result(checks.EQUAL_ROW_COUNTS, rows_rule)],
@@ -91,6 +102,7 @@ class HourlyReadingsConfig(dg.Config):
     group_name="transform",
     owners=OWNERS,
     kinds={"pandas"},
+    automation_condition=eager_any_cohort(),
     check_specs=checks.blocking_specs(
         "hourly_readings",
         checks.CONTIGUOUS_HOURS,
@@ -122,7 +134,9 @@ def hourly_readings(
     ]
     return dg.MaterializeResult(
         value=frame,
-        metadata=frame_metadata(frame) | {"statistic": config.statistic},
+        metadata=frame_metadata(frame)
+        | plot_metadata(frame, f"cohort {key}, hourly {config.statistic}s")
+        | {"statistic": config.statistic},
         check_results=results,
     )
 
@@ -132,6 +146,7 @@ def hourly_readings(
     group_name="transform",
     owners=OWNERS,
     kinds={"pandas"},
+    automation_condition=eager_any_cohort(),
     check_specs=checks.blocking_specs(
         "profile_merged", checks.PROFILE_COVERS_CYCLES, checks.PROFILE_CODES_DOCUMENTED
     ),
@@ -160,6 +175,7 @@ def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
     owners=OWNERS,
     kinds={"sql", "mysql"},
     io_manager_key="warehouse_io_manager",
+    automation_condition=eager_any_cohort(),
 )
 def mysql_tables(
     context: dg.AssetExecutionContext,
@@ -178,8 +194,8 @@ def mysql_tables(
     start, end = cohort_window(load.key)
     return dg.MaterializeResult(
         value=load,
-        metadata={
-            "dagster/row_count": len(profile_merged),
+        metadata=frame_metadata(profile_merged)
+        | {
             "window_start": str(start),
             "window_end": str(end),
             "source_sha256": load.source_sha256,
@@ -193,13 +209,20 @@ def mysql_tables(
     owners=OWNERS,
     kinds={"s3", "csv", "parquet"},
     io_manager_key="historical_csv_io_manager",
+    automation_condition=eager_any_cohort(),
+    pool=HISTORICAL_CSV_POOL,
 )
 def s3_historical_csv(mysql_tables: pd.DataFrame):
     """The scientists' file: the cohort's rows read back from `oil_well_hourly` (so the CSV and
     the warehouse cannot disagree), written to
     `oil-well-data-all-historical/cohort=<key>/data.csv` with a Parquet twin, and the combined
     `oil-well-data-all-historical.csv` rebuilt."""
-    return dg.MaterializeResult(value=mysql_tables, metadata=frame_metadata(mysql_tables))
+    cohorts = ", ".join(sorted(mysql_tables["cohort"].astype(str).unique()))
+    return dg.MaterializeResult(
+        value=mysql_tables,
+        metadata=frame_metadata(mysql_tables)
+        | plot_metadata(mysql_tables, f"cohort {cohorts}, as exported"),
+    )
 
 
 def frame_metadata(frame: pd.DataFrame) -> dict[str, object]:
@@ -217,3 +240,11 @@ def frame_metadata(frame: pd.DataFrame) -> dict[str, object]:
         "dagster/column_schema": schema,
         "preview": dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False)),
     }
+
+
+def plot_metadata(frame: pd.DataFrame, title: str) -> dict[str, object]:
+    """A small PNG of the hourly series as a markdown image, so one can look at the cohort."""
+    from energymobile import plots  # matplotlib: imported only when a plot is drawn
+
+    png = plots.hourly_series_png(frame, title=title)
+    return {"plot": dg.MetadataValue.md(plots.markdown_image(png, title))}

@@ -1,0 +1,180 @@
+"""Declarative automation on real materializations: evaluate the conditions the way the
+automation sensor does, run what they request, and look at the warehouse and the CSV."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+
+import dagster as dg
+import pytest
+
+from energymobile.definitions import build_definitions
+from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort
+from energymobile.storage.exports import COMBINED_KEY, read_csv_export
+from energymobile.storage.object_store import open_object_store
+from energymobile_tests.conftest import SHORT_CYCLES
+
+OLD, NEWER = "2008-03-26", "2008-06-26"
+DOWNSTREAM = ("hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")
+
+
+class Automation:
+    """The project's definitions on one instance, ticked like the automation sensor."""
+
+    def __init__(self, settings, instance: dg.DagsterInstance) -> None:
+        self.settings = settings
+        self.defs = build_definitions(settings)
+        self.instance = instance
+        self.cursor = None
+        self.job = self.defs.resolve_implicit_global_asset_job_def()
+
+    def evaluate(self, defs: dg.Definitions | None = None) -> dg.EvaluateAutomationConditionsResult:
+        result = dg.evaluate_automation_conditions(
+            defs=defs or self.defs, instance=self.instance, cursor=self.cursor
+        )
+        self.cursor = result.cursor
+        return result
+
+    def run(self, key: str, *assets: str, statistic: str = "mean") -> dg.ExecuteInProcessResult:
+        config = {"ops": {"hourly_readings": {"config": {"statistic": statistic}}}}
+        return self.job.execute_in_process(
+            partition_key=key,
+            asset_selection=[dg.AssetKey(a) for a in assets],
+            instance=self.instance,
+            run_config=config if "hourly_readings" in assets else {},
+            raise_on_error=False,
+        )
+
+    def follow(self, max_ticks: int = 6) -> list[tuple[str, str]]:
+        """Tick, run every requested cohort, until a tick requests nothing."""
+        launched: list[tuple[str, str]] = []
+        for _ in range(max_ticks):
+            result = self.evaluate()
+            if result.total_requested == 0:
+                return launched
+            by_cohort: dict[str, list[str]] = defaultdict(list)
+            for asset in DOWNSTREAM:
+                for key in result.get_requested_partitions(dg.AssetKey(asset)):
+                    by_cohort[key].append(asset)
+            for key, assets in sorted(by_cohort.items()):
+                assert self.run(key, *assets).success
+                launched += [(asset, key) for asset in assets]
+        raise AssertionError(f"automation still requesting after {max_ticks} ticks: {launched}")
+
+    def requested(self, result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
+        return {
+            asset: set(result.get_requested_partitions(dg.AssetKey(asset)))
+            for asset in DOWNSTREAM
+            if result.get_requested_partitions(dg.AssetKey(asset))
+        }
+
+
+@pytest.fixture
+def automation(settings, instance) -> Automation:
+    auto = Automation(settings, instance)
+    assert auto.evaluate().total_requested == 0  # the sensor is running before data arrives
+    return auto
+
+
+def _with_condition(defs: dg.Definitions, condition: dg.AutomationCondition) -> dg.Definitions:
+    """The same assets, with `condition` wherever the project sets one."""
+    return dg.Definitions(
+        assets=dg.map_asset_specs(
+            lambda spec: (
+                spec.replace_attributes(automation_condition=condition)
+                if spec.automation_condition
+                else spec
+            ),
+            defs.assets,
+        ),
+        resources=defs.resources,
+    )
+
+
+def _warehouse_cohorts(settings) -> dict[str, int]:
+    path = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT cohort, COUNT(*) FROM sensor_hourly GROUP BY cohort")
+        return dict(rows.fetchall())
+
+
+def test_stock_eager_ignores_an_old_cohort_but_ours_follows_it(generate, automation):
+    generate(OLD)
+    assert automation.run(OLD, "raw_logs").success
+
+    stock = _with_condition(automation.defs, dg.AutomationCondition.eager())
+    cursor = automation.cursor
+    assert automation.evaluate(stock).total_requested == 0, "eager() now covers old cohorts?"
+
+    automation.cursor = cursor
+    assert automation.requested(automation.evaluate()) == {a: {OLD} for a in DOWNSTREAM}
+
+
+def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
+    settings, generate, automation, materialize
+):
+    generate(NEWER)
+    generate(OLD)
+    assert materialize(NEWER)[0].success  # the landing sensor's run: the whole chain
+    assert automation.follow() == []  # nothing to follow: the run covered every asset
+
+    assert automation.run(OLD, "raw_logs").success  # the late cohort, raw files only
+    launched = automation.follow()
+    assert sorted(launched) == sorted((a, OLD) for a in DOWNSTREAM)
+
+    assert _warehouse_cohorts(settings) == {OLD: SHORT_CYCLES, NEWER: SHORT_CYCLES}
+    combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
+    assert combined.groupby("cohort").size().to_dict() == {OLD: SHORT_CYCLES, NEWER: SHORT_CYCLES}
+
+
+def test_a_changed_cohort_updates_everything_downstream(
+    settings, generate, automation, materialize
+):
+    folder = generate(OLD)
+    assert materialize(OLD)[0].success
+    assert automation.follow() == []
+
+    # Someone re-materializes hourly_readings with the first-sample statistic from the UI.
+    assert automation.run(OLD, "hourly_readings", statistic="first").success
+    launched = automation.follow()
+    assert sorted(launched) == sorted((a, OLD) for a in DOWNSTREAM[1:])
+
+    combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
+    rows = (folder / "TS1.txt").read_bytes().splitlines()
+    first_ts1 = [float(row.split(b"\t")[0]) for row in rows]
+    assert combined["ts1"].tolist() == pytest.approx(first_ts1)
+
+
+def test_a_failed_blocking_check_stops_automation(settings, generate, automation):
+    folder = generate(OLD)
+    lines = (folder / "TS1.txt").read_bytes().splitlines(keepends=True)
+    (folder / "TS1.txt").write_bytes(b"".join(lines[:-1]))
+    run = automation.run(OLD, "raw_logs")
+    [evaluation] = run.get_asset_check_evaluations()
+    assert not evaluation.passed
+
+    # eager() alone would pick the bad cohort up: raw_logs was materialized, then failed.
+    unguarded = _with_condition(
+        automation.defs,
+        dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window()),
+    )
+    cursor = automation.cursor
+    assert automation.requested(automation.evaluate(unguarded)) == {a: {OLD} for a in DOWNSTREAM}
+    automation.cursor = cursor
+    assert automation.follow() == []
+    assert open_object_store(settings.object_store).list_keys("oil-well-data-all-historical") == []
+
+
+def test_the_automation_sensor_is_on_by_default_for_every_asset(settings):
+    defs = build_definitions(settings)
+    sensor = defs.resolve_sensor_def(SENSOR_NAME)
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    conditions = {
+        spec.key.to_user_string(): spec.automation_condition
+        for assets_def in defs.assets
+        for spec in assets_def.specs
+    }
+    assert conditions.pop("raw_logs") is None  # the landing sensor requests it
+    assert all(c == eager_any_cohort() for c in conditions.values()), conditions
