@@ -139,3 +139,23 @@ def profile_codes_documented(profile: np.ndarray, cycles: int) -> RuleOutcome:
                 },
             )
     return RuleOutcome(True, "every condition code is documented", {"cycles": cycles})
+
+
+def delivery_rules(
+    key: str, receipts: Sequence[FileReceipt], profile: np.ndarray, max_shortfall_hours: int
+) -> list[RuleOutcome]:
+    """Every rule a delivery can be judged by before anything is stored.
+
+    The checks on hourly_readings and profile_merged report these outcomes in the UI; raw_logs
+    evaluates them all first, so a delivery that any of them rejects is never archived.
+    """
+    rows = equal_row_counts(receipts)
+    cycles = int(rows.metadata.get("rows", rows.metadata.get("expected_rows", 0)))
+    profile_rows = profile.shape[0]
+    return [
+        rows,
+        within_window(key, cycles),
+        shortfall_within_bound(key, cycles, max_shortfall_hours),
+        profile_covers_cycles(profile_rows, cycles),
+        profile_codes_documented(profile, min(cycles, profile_rows)),
+    ]

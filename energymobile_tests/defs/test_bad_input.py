@@ -1,0 +1,155 @@
+"""Bad deliveries through the whole chain: a clear reason, and nothing written or replaced.
+
+Each case corrupts a generated short cohort, first as a new cohort (nothing may be written
+anywhere) and then as a re-delivery of a cohort that loaded before (its rows, CSVs and archive
+must stay byte for byte as they were).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from energymobile.storage.object_store import open_object_store
+from energymobile_tests.conftest import SHORT_CYCLES
+
+KEY = "2008-03-26"
+
+
+def _edit_line(path: Path, line: int, edit: Callable[[list[bytes]], None]) -> None:
+    lines = path.read_bytes().split(b"\n")
+    fields = lines[line - 1].split(b"\t")
+    edit(fields)
+    lines[line - 1] = b"\t".join(fields)
+    path.write_bytes(b"\n".join(lines))
+
+
+def _set_value(name: str, line: int, column: int, value: bytes):
+    def corrupt(folder: Path, landing: Path) -> None:
+        def edit(fields: list[bytes]) -> None:
+            fields[column - 1] = value
+
+        _edit_line(folder / name, line, edit)
+
+    return corrupt
+
+
+def _drop_value(name: str, line: int):
+    def corrupt(folder: Path, landing: Path) -> None:
+        _edit_line(folder / name, line, lambda fields: fields.pop())
+
+    return corrupt
+
+
+def _add_value(name: str, line: int):
+    def corrupt(folder: Path, landing: Path) -> None:
+        _edit_line(folder / name, line, lambda fields: fields.append(b"1.0"))
+
+    return corrupt
+
+
+def _remove(name: str):
+    return lambda folder, landing: (folder / name).unlink()
+
+
+def _empty(name: str):
+    return lambda folder, landing: (folder / name).write_bytes(b"")
+
+
+def _truncate_last_line(name: str):
+    def corrupt(folder: Path, landing: Path) -> None:
+        data = (folder / name).read_bytes().rstrip(b"\n")
+        (folder / name).write_bytes(data[: data.rfind(b"\t") - 3])
+
+    return corrupt
+
+
+def _drop_last_row(name: str):
+    def corrupt(folder: Path, landing: Path) -> None:
+        lines = (folder / name).read_bytes().splitlines(keepends=True)
+        (folder / name).write_bytes(b"".join(lines[:-1]))
+
+    return corrupt
+
+
+def _short_profile(rows: int):
+    def corrupt(folder: Path, landing: Path) -> None:
+        profile = landing / "profile" / "profile.txt"
+        profile.write_bytes(b"".join(profile.read_bytes().splitlines(keepends=True)[:rows]))
+
+    return corrupt
+
+
+def _profile_code(line: int, column: int, value: bytes):
+    def corrupt(folder: Path, landing: Path) -> None:
+        def edit(fields: list[bytes]) -> None:
+            fields[column - 1] = value
+
+        _edit_line(landing / "profile" / "profile.txt", line, edit)
+
+    return corrupt
+
+
+CASES = {
+    "missing sensor file": (_remove("FS2.txt"), f"logs/{KEY}/FS2.txt: missing"),
+    "empty file": (_empty("TS3.txt"), f"logs/{KEY}/TS3.txt: file is empty"),
+    "truncated last line": (_truncate_last_line("VS1.txt"), f"logs/{KEY}/VS1.txt:{SHORT_CYCLES}:"),
+    "too few values": (_drop_value("PS6.txt", 7), f"logs/{KEY}/PS6.txt:7:6000: expected 6000"),
+    "too many values": (_add_value("FS1.txt", 2), f"logs/{KEY}/FS1.txt:2:601: expected 600"),
+    "text": (_set_value("CP.txt", 3, 9, b"n/a"), f"logs/{KEY}/CP.txt:3:9: 'n/a' is not a number"),
+    "decimal comma": (_set_value("SE.txt", 1, 1, b"68,039"), f"logs/{KEY}/SE.txt:1:1:"),
+    "nan": (_set_value("EPS1.txt", 10, 3000, b"nan"), f"logs/{KEY}/EPS1.txt:10:3000: 'nan'"),
+    "empty field": (_set_value("TS1.txt", 4, 5, b""), f"logs/{KEY}/TS1.txt:4:5: empty value"),
+    "unreadable bytes": (
+        _set_value("CE.txt", 6, 2, b"4\xe97"),
+        f"logs/{KEY}/CE.txt:6:2: unreadable byte 0xE9",
+    ),
+    "different row counts": (_drop_last_row("PS2.txt"), "PS2.txt has 23"),
+    "profile shorter than the cohort": (_short_profile(10), "profile.txt has 10 rows"),
+    "undocumented condition code": (
+        _profile_code(3, 2, b"95"),
+        "profile.txt:3:2: Valve condition / % code 95",
+    ),
+}
+
+
+def _state(settings) -> tuple[list, dict[str, bytes]]:
+    path = settings.database_url.removeprefix("sqlite:///")
+    rows: list = []
+    if Path(path).exists():
+        with sqlite3.connect(path) as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "sensor_hourly" in tables:
+                rows = conn.execute("SELECT * FROM sensor_hourly ORDER BY cohort, cycle").fetchall()
+                rows += conn.execute("SELECT * FROM cohorts").fetchall()
+    store = open_object_store(settings.object_store)
+    return rows, {key: store.get_bytes(key) for key in store.list_keys("")}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_new_cohort_is_stopped_with_its_reason(case, settings, landing, generate, materialize):
+    corrupt, reason = CASES[case]
+    corrupt(generate(KEY), landing)
+    outcome = materialize(KEY)[0]
+    assert not outcome.success
+    assert reason in outcome.failure
+    rows, objects = _state(settings)
+    assert rows == [] and objects == {}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_redelivery_leaves_the_loaded_cohort_as_it_was(
+    case, settings, landing, generate, materialize
+):
+    generate(KEY)
+    assert materialize(KEY)[0].success
+    before = _state(settings)
+    corrupt, reason = CASES[case]
+    corrupt(generate(KEY, seed=5), landing)  # a different delivery, then corrupted
+    outcome = materialize(KEY)[0]
+    assert not outcome.success
+    assert reason in outcome.failure
+    assert _state(settings) == before
