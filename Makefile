@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 
-.PHONY: demo test lint bench setup
+.PHONY: demo test lint bench setup dev
 
 demo:  ## generate sample cohorts and load them through Dagster on the embedded default
 	scripts/bootstrap.sh
@@ -13,6 +13,11 @@ test:  ## lint and run every test (starts MariaDB and moto itself)
 	scripts/bootstrap.sh test
 	$(UV) ruff check energymobile energymobile_tests
 	$(UV) pytest -q
+
+dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedded default
+	scripts/bootstrap.sh
+	mkdir -p .energymobile/dagster && cp -n dagster.yaml .energymobile/dagster/
+	DAGSTER_HOME=$(CURDIR)/.energymobile/dagster $(UV) dagster dev
 
 lint:
 	$(UV) ruff check energymobile energymobile_tests

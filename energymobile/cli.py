@@ -12,6 +12,7 @@ from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_k
 from energymobile.settings import Settings, redact_url
 
 DEMO_COHORTS = 4
+PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,14 +97,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Use DAGSTER_HOME if set; otherwise our default beside the data, with a dagster.yaml."""
+    """Use DAGSTER_HOME if set; otherwise our default beside the data, configured with the
+    project's dagster.yaml (run limits per cohort), so `make dev` shares it with the CLI."""
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text(
+            PROJECT_DAGSTER_YAML.read_text()
+            if PROJECT_DAGSTER_YAML.exists()
+            else "telemetry:\n  enabled: false\n"
+        )
     return home
 
 
