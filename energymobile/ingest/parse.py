@@ -30,6 +30,8 @@ _NUMBER_RE = re.compile(_NUMBER)
 _DECIMAL_COMMA_RE = re.compile(rb" *[+-]?\d+,\d+ *")
 _NON_FINITE_RE = re.compile(rb" *[+-]?(?:nan|inf|infinity) *", re.IGNORECASE)
 _TRAILING = b" \t\r"
+_NOT_BLANK = re.compile(rb"[^ \t\r\n]")
+"""Finds the first character that is not blank, without copying a 90 MB file as strip does."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Table:
 
 def parse_table(data: bytes, *, file: str, columns: int) -> Table:
     """Every value of the file as float64, (rows × columns); raises InputError if bad."""
-    if not data.strip(BOM + b" \t\r\n"):
+    if not _NOT_BLANK.search(data, len(BOM) if data.startswith(BOM) else 0):
         raise InputError(file, "file is empty: expected one line per cycle")
     table = _fast_read(data, columns)
     if table is not None and np.isfinite(table.row_sums).all():
