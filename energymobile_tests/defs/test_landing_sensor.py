@@ -264,3 +264,20 @@ def test_loaded_history_is_rechecked_a_few_folders_per_tick(landing):
         assert not scan.drops
         seen += counting.listed
     assert set(keys) <= set(seen)
+
+
+def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, instance):
+    """The same sensor on an S3 prefix (moto): settles, requests, and the run loads it."""
+    ticker = Ticker(s3_settings)
+    s3_drop(KEY)
+    ticker.now = time.time() + 1
+    assert "waiting for them to settle" in _skip(ticker.tick())
+    [request] = ticker.tick(after=SETTLE_SECONDS + 1).run_requests
+    assert request.partition_key == KEY
+    assert not ticker.tick().run_requests  # unchanged: not requested again
+    run = (
+        build_definitions(s3_settings)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(partition_key=KEY, tags=request.tags, instance=instance)
+    )
+    assert run.success
