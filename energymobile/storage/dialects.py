@@ -4,13 +4,14 @@
 database someone prepared by hand (`mysql energymobile < sql/001_schema.sql`) and one prepared by
 energymobile end up the same. SQLite, the embedded default, needs the MySQL table options
 removed, inline indexes turned into `CREATE INDEX`, `INSERT IGNORE` and `CREATE OR REPLACE VIEW`
-spelled its way, and foreign keys switched on per connection.
+spelled its way, and foreign keys switched on per connection. Where a migration cannot be
+adapted statement by statement (SQLite drops a column with a foreign key only by rebuilding the
+table), `sql/sqlite/` holds SQLite's own version of that file, applied in one transaction.
 
 On MySQL, writes run at READ COMMITTED (at REPEATABLE READ, two cohorts replaced at the same
 time deadlock on the gap locks of their deletes), schema changes are serialised with a named
 lock (MySQL DDL commits implicitly, so a transaction cannot do it), and the fact rows go in
-with LOAD DATA LOCAL INFILE when both ends allow it, their foreign keys checked once per
-distinct value rather than once per row.
+with LOAD DATA LOCAL INFILE when both ends allow it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import asbool
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ _INLINE_INDEX = re.compile(r",\s*INDEX\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
 _INSERT_IGNORE = re.compile(r"^INSERT IGNORE INTO", re.IGNORECASE)
 _REPLACE_VIEW = re.compile(r"^CREATE OR REPLACE VIEW (\w+)", re.IGNORECASE)
 _SCRATCH_DIRS = ("/dev/shm",)
+
+DIALECT_SQL_DIRS: dict[str, str] = {SQLITE: "sqlite"}
+"""The subfolder of `sql/` with a dialect's own version of a migration, where it has one."""
 
 
 # -- engines ------------------------------------------------------------------------------------
@@ -134,6 +138,25 @@ def _sqlite_statements(statement: str) -> list[str]:
     return [_INLINE_INDEX.sub("", statement), *indexes]
 
 
+def migration_path(sql_dir: Path, name: str, dialect: str) -> Path:
+    """The file to apply for migration `name`: `sql/<dialect folder>/<name>` when the dialect
+    has its own version of it (e.g. SQLite's table rebuild for 004), else `sql/<name>`. Same
+    name, same version, so `schema_migrations` means the same on every dialect."""
+    folder = DIALECT_SQL_DIRS.get(dialect)
+    if folder and (sql_dir / folder / name).is_file():
+        return sql_dir / folder / name
+    return sql_dir / name
+
+
+def begin_migration(conn: Connection) -> None:
+    """Start the transaction a migration file runs in. SQLite: explicitly, because pysqlite
+    runs DDL outside any transaction until the first INSERT, and a table rebuild stopped
+    half-way must roll back entirely. MySQL commits every DDL statement anyway: its files
+    are written to be re-run from any point instead."""
+    if conn.dialect.name == SQLITE:
+        conn.exec_driver_sql("BEGIN")
+
+
 def literal_sql(statement: str) -> str:
     """A DDL statement for `text()`: colons escaped, so `'10:00'` is not a bind parameter."""
     return statement.replace(":", r"\:")
@@ -209,7 +232,7 @@ class BulkLoadError(RuntimeError):
 
 def bulk_method(conn: Connection) -> str:
     """LOAD DATA LOCAL INFILE when the client and the server both allow it; otherwise (SQLite,
-    or a MySQL server with local_infile=OFF) batched executemany, which is about 5× slower."""
+    or a MySQL server with local_infile=OFF) batched executemany, which is about 4× slower."""
     if conn.dialect.name != MYSQL:
         return EXECUTEMANY
     client = asbool(conn.engine.url.query.get("local_infile", "1"))
@@ -231,13 +254,16 @@ def load_data_local(
     """Insert `facts` (typed, no nulls) into `table` with LOAD DATA LOCAL INFILE, in the
     connection's transaction; returns the rows inserted.
 
-    LOAD DATA LOCAL treats duplicate keys, foreign key violations and bad values as warnings
-    and skips those rows (the server cannot stop the client's stream), so any shortfall or
-    warning raises here, before the caller commits. Foreign keys are checked once per distinct
-    value instead of once per row (see `check_foreign_keys`), which is about a third of the
-    server's work for our rows.
+    The server checks every row's keys itself, foreign keys included. But LOAD DATA LOCAL
+    treats duplicate keys, foreign key violations and bad values as warnings and skips those
+    rows (the server cannot stop the client's stream), so any shortfall or warning raises
+    here, before the caller commits.
     """
-    set_wise = check_foreign_keys(conn, table, facts)
+    load = text(
+        f"LOAD DATA LOCAL INFILE :path INTO TABLE {table} CHARACTER SET utf8mb4 "
+        "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
+        f"({', '.join(columns)})"  # lines end with \n, the default in every sql_mode
+    )
     with tempfile.NamedTemporaryFile(suffix=".csv", dir=_scratch_dir()) as scratch:
         facts.select(columns).write_csv(
             scratch.name,
@@ -245,16 +271,7 @@ def load_data_local(
             datetime_format="%Y-%m-%d %H:%M:%S",
             quote_style="necessary",
         )
-        load = text(
-            f"LOAD DATA LOCAL INFILE :path INTO TABLE {table} CHARACTER SET utf8mb4 "
-            "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' ESCAPED BY '' "
-            f"({', '.join(columns)})"  # lines end with \n, the default in every sql_mode
-        )
-        if set_wise:
-            with _foreign_key_checks_off(conn):
-                loaded = int(conn.execute(load, {"path": scratch.name}).rowcount)
-        else:
-            loaded = int(conn.execute(load, {"path": scratch.name}).rowcount)
+        loaded = int(conn.execute(load, {"path": scratch.name}).rowcount)
     warnings = int(conn.execute(text("SELECT @@warning_count")).scalar_one())
     if loaded != facts.height or warnings:
         shown = conn.execute(text("SHOW WARNINGS LIMIT 3")).fetchall()
@@ -264,69 +281,6 @@ def load_data_local(
             f"with {warnings} warnings ({details or 'none shown'}); nothing was committed"
         )
     return loaded
-
-
-def check_foreign_keys(conn: Connection, table: str, facts: pl.DataFrame) -> bool:
-    """Check every foreign key of `table` for the rows about to be inserted, set-wise.
-
-    The distinct values of each key column must exist in the parent table, and those parent
-    rows are share-locked until the transaction ends, which is what InnoDB's own per-row
-    check does, once per value instead of once per row. The constraints stay declared, so
-    every other writer is still checked by the server. Returns False (and checks nothing)
-    when a key spans several columns: then the server checks row by row as usual.
-    """
-    keys = conn.execute(_FOREIGN_KEYS, {"table": table}).fetchall()
-    if any(position > 1 for *_, position in keys):
-        return False
-    quote = conn.dialect.identifier_preparer.quote
-    for constraint, column, parent, parent_column, _position in keys:
-        if column not in facts.columns:
-            continue  # not loaded: the server's default or NOT NULL decides
-        values = facts[column].unique().sort().to_list()
-        params = {f"v{i}": value for i, value in enumerate(values)}
-        if not params:
-            continue
-        present = {
-            row[0]
-            for row in conn.execute(
-                text(
-                    f"SELECT {quote(parent_column)} FROM {quote(parent)} "
-                    f"WHERE {quote(parent_column)} IN ({', '.join(':' + p for p in params)}) "
-                    "LOCK IN SHARE MODE"
-                ),
-                params,
-            )
-        }
-        missing = [value for value in values if value not in present]
-        if missing:
-            raise BulkLoadError(
-                f"foreign key {constraint} fails: {table}.{column} values {missing[:5]} are "
-                f"not in {parent}.{parent_column}; nothing was committed"
-            )
-    return True
-
-
-_FOREIGN_KEYS = text(
-    "SELECT constraint_name, column_name, referenced_table_name, referenced_column_name,"
-    " ordinal_position FROM information_schema.key_column_usage"
-    " WHERE table_schema = DATABASE() AND table_name = :table"
-    " AND referenced_table_name IS NOT NULL ORDER BY constraint_name, ordinal_position"
-)
-
-
-@contextlib.contextmanager
-def _foreign_key_checks_off(conn: Connection) -> Iterator[None]:
-    """For one statement whose keys were checked set-wise. If the checks cannot be switched
-    back on, the connection is discarded rather than returned to the pool without them."""
-    conn.execute(text("SET SESSION foreign_key_checks = 0"))
-    try:
-        yield
-    finally:
-        if not conn.invalidated:  # a dead connection is discarded anyway
-            try:
-                conn.execute(text("SET SESSION foreign_key_checks = 1"))
-            except SQLAlchemyError:
-                conn.invalidate()
 
 
 def _scratch_dir() -> str | None:

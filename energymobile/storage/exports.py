@@ -152,5 +152,6 @@ def read_csv_export(data: bytes) -> pd.DataFrame:
         dtype={k: v for k, v in FLAT_DTYPES.items()},
         keep_default_na=False,
         na_values=[""],
+        float_precision="round_trip",  # pandas' default parser can be off by an ulp
     )
     return typed_flat_frame(frame)

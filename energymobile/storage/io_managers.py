@@ -30,6 +30,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_written": report.rows_written,
                 "rows_replaced": report.rows_replaced,
                 "load_seconds": dg.FloatMetadataValue(round(report.seconds, 3)),
+                "load_method": report.method,
                 "warehouse": self.warehouse.get().safe_url,
             }
         )

@@ -2,26 +2,42 @@
 
 Applied on first use (never at import), under the dialect's schema lock, so two processes
 starting at once apply each file once. The files are idempotent (IF NOT EXISTS, INSERT IGNORE,
-CREATE OR REPLACE VIEW): a database prepared by hand with `mysql energymobile < sql/…` is
-recognised and recorded, and a migration interrupted half-way (MySQL DDL commits statement by
-statement) is simply run again. A later change adds a new numbered file (an ALTER or a data
-migration), so an existing database moves forward without losing rows.
+CREATE OR REPLACE VIEW, steps that run only while still needed): a database prepared by hand
+with `mysql energymobile < sql/…` is recognised and recorded, and a migration interrupted
+half-way (MySQL DDL commits statement by statement) is simply run again. A later change adds
+a new numbered file (an ALTER or a data migration), so an existing database moves forward
+without losing rows. Where SQLite needs its own version of a file (`sql/sqlite/<same name>`,
+see `dialects.migration_path`), it gets it, under the same version number; there every file
+runs in one transaction.
+
+A view is derived, not data: when several pending files define the same view, only the last
+definition is applied. So re-applying the files to a database prepared by hand at a later
+version (003's view names columns that 004 dropped) recognises it instead of failing.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
-from energymobile.storage.dialects import ddl_statements, literal_sql, schema_lock
+from energymobile.storage.dialects import (
+    begin_migration,
+    ddl_statements,
+    literal_sql,
+    migration_path,
+    schema_lock,
+    split_statements,
+)
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 MIGRATIONS_TABLE = "schema_migrations"
 _MIGRATION_NAME = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
+_VIEW_DEFINITION = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+)", re.IGNORECASE)
 
 CREATE_MIGRATIONS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
@@ -40,14 +56,32 @@ class Migration:
     sql: str
 
 
-def migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
-    """The numbered files of `sql_dir`, in version order."""
+def migrations(sql_dir: Path = SQL_DIR, dialect: str | None = None) -> list[Migration]:
+    """The numbered files of `sql_dir`, in version order; given a dialect, with its own
+    version of a file where `sql_dir` has one."""
     found = []
     for path in sorted(sql_dir.glob("*.sql")):
         match = _MIGRATION_NAME.fullmatch(path.name)
         if match:
-            found.append(Migration(int(match.group(1)), path.name, path.read_text("utf-8")))
+            source = migration_path(sql_dir, path.name, dialect) if dialect else path
+            found.append(Migration(int(match.group(1)), path.name, source.read_text("utf-8")))
     return found
+
+
+def defined_view(statement: str) -> str | None:
+    """The view a statement (re)defines, if it is a CREATE [OR REPLACE] VIEW."""
+    match = _VIEW_DEFINITION.match(statement)
+    return match.group(1).lower() if match else None
+
+
+def views_defined(pending: Sequence[Migration]) -> set[str]:
+    """The views these migrations (re)define."""
+    return {
+        view
+        for migration in pending
+        for statement in split_statements(migration.sql)
+        if (view := defined_view(statement))
+    }
 
 
 def applied_versions(conn: Connection) -> set[int]:
@@ -63,11 +97,15 @@ def apply_migrations(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
             conn.execute(text(literal_sql(statement)))
         conn.commit()
         done = applied_versions(conn)
-        for migration in migrations(sql_dir):
-            if migration.version in done:
-                continue
-            for statement in ddl_statements(migration.sql, dialect):
-                conn.execute(text(literal_sql(statement)))
+        pending = [m for m in migrations(sql_dir, dialect) if m.version not in done]
+        for index, migration in enumerate(pending):
+            redefined_later = views_defined(pending[index + 1 :])
+            begin_migration(conn)
+            for written in split_statements(migration.sql):
+                if defined_view(written) in redefined_later:
+                    continue
+                for statement in ddl_statements(written, dialect):
+                    conn.execute(text(literal_sql(statement)))
             conn.execute(
                 text(
                     f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) "

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from energymobile.settings import DATABASE_URL_VAR, Settings, redact_url
+from energymobile.storage.dialects import LOAD_DATA
 from energymobile.storage.exports import cohort_csv_key, csv_bytes, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.warehouse import FACT_TABLE, Warehouse
@@ -83,7 +84,7 @@ def test_two_cohorts_reach_mariadb_and_the_csv_holds_exactly_the_view(
             view = warehouse.read_cohorts([key])
             assert len(view) == SHORT_CYCLES
             assert csv_bytes(view) == csv_file(settings, key)  # byte for byte
-            pd.testing.assert_frame_equal(view, csv_rows(settings, key), rtol=1e-15)
+            pd.testing.assert_frame_equal(view, csv_rows(settings, key), check_exact=True)
         assert warehouse.loaded_cohorts() == {FIRST: SHORT_CYCLES, SECOND: SHORT_CYCLES}
     finally:
         warehouse.dispose()
@@ -93,6 +94,7 @@ def test_two_cohorts_reach_mariadb_and_the_csv_holds_exactly_the_view(
     assert metadata["rows_written"] == SHORT_CYCLES
     assert metadata["rows_replaced"] == 0
     assert metadata["load_seconds"] > 0
+    assert metadata["load_method"] == LOAD_DATA
     assert metadata["warehouse"] == redact_url(mysql_url)
     for outcome in outcomes:
         stored = stored_text(instance, outcome.run_id)

@@ -29,7 +29,9 @@ from energymobile.ingest.reduce import ChannelCycles, FileReceipt
 from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.schema import SQL_DIR, apply_migrations, migrations
 from energymobile.storage.warehouse import (
+    FACT_COLUMNS,
     FACT_TABLE,
+    PROFILES_TABLE,
     CohortLoad,
     Warehouse,
     WarehouseError,
@@ -46,6 +48,7 @@ TABLES = (
     "internal_pump_leakage",
     "hydraulic_accumulator_bar",
     "stable_flag",
+    "condition_profiles",
     "cohorts",
     "cohort_files",
     "sensor_hourly",
@@ -123,10 +126,11 @@ def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, w
             db=database,
         )
     )
+    assert set(columns) == set(FACT_COLUMNS)
     assert columns["cohort"] == "varchar(10)"
     assert columns["date_time"] == "datetime"
     assert columns["ps1"] == columns["se"] == "double"
-    assert columns["cooler_condition"].startswith("smallint")
+    assert columns["profile_id"].startswith("bigint")
 
     indexes = {
         name
@@ -137,16 +141,33 @@ def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, w
             db=database,
         )
     }
-    assert {"PRIMARY", "ix_sensor_hourly_date_time", "ix_sensor_hourly_conditions"} <= indexes
-    foreign_keys = rows_of(
-        mysql_url,
-        "SELECT constraint_name FROM information_schema.referential_constraints"
-        " WHERE constraint_schema = :db AND table_name = 'sensor_hourly'",
-        db=database,
+    # Three indexes per row: the fact's five condition keys are one condition_profiles key.
+    assert indexes == {"PRIMARY", "ix_sensor_hourly_date_time", "ix_sensor_hourly_profile"}
+    foreign_keys = dict(
+        rows_of(
+            mysql_url,
+            "SELECT constraint_name, referenced_table_name"
+            " FROM information_schema.referential_constraints"
+            " WHERE constraint_schema = :db AND table_name = :table",
+            db=database,
+            table=FACT_TABLE,
+        )
     )
-    assert len(foreign_keys) == 6  # the cohort and the five condition codes
+    assert foreign_keys == {
+        "fk_sensor_hourly_cohort": "cohorts",
+        "fk_sensor_hourly_profile": PROFILES_TABLE,
+    }
+    profile_keys = rows_of(
+        mysql_url,
+        "SELECT referenced_table_name FROM information_schema.referential_constraints"
+        " WHERE constraint_schema = :db AND table_name = :table",
+        db=database,
+        table=PROFILES_TABLE,
+    )
+    assert sorted(t for (t,) in profile_keys) == sorted(c.column for c in CONDITIONS)
 
     assert scalar(mysql_url, "SELECT COUNT(*) FROM sensors") == 17
+    assert scalar(mysql_url, f"SELECT COUNT(*) FROM {PROFILES_TABLE}") == 3 * 4 * 3 * 4 * 2
     assert rows_of(mysql_url, "SELECT version, name FROM schema_migrations ORDER BY version") == [
         (m.version, m.name) for m in migrations()
     ]
@@ -227,15 +248,15 @@ def test_a_later_migration_moves_a_loaded_database_forward_without_losing_rows(
     warehouse.replace_cohort(load)
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)
-    (sql_dir / "004_cohort_note.sql").write_text(
+    (sql_dir / "099_cohort_note.sql").write_text(
         "-- A later change: a note per cohort.\n"
         "ALTER TABLE cohorts ADD COLUMN note VARCHAR(64) NULL;\n"
     )
-    assert apply_migrations(warehouse.engine, sql_dir) == ["004_cohort_note.sql"]
+    assert apply_migrations(warehouse.engine, sql_dir) == ["099_cohort_note.sql"]
     assert apply_migrations(warehouse.engine, sql_dir) == []
     pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
     assert scalar(mysql_url, "SELECT COUNT(*) FROM cohorts WHERE note IS NULL") == 1
-    assert scalar(mysql_url, "SELECT MAX(version) FROM schema_migrations") == 4
+    assert scalar(mysql_url, "SELECT MAX(version) FROM schema_migrations") == 99
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -329,15 +350,16 @@ def test_cohorts_loaded_at_the_same_time_do_not_block_each_other(mysql_url, ware
 @pytest.mark.parametrize("local_infile", [True, False], ids=["load-data", "executemany"])
 def test_foreign_keys_hold_and_a_refused_load_keeps_the_previous_rows(mysql_url, local_infile):
     """LOAD DATA LOCAL would silently skip a row with an undocumented code; we refuse the
-    whole load instead, and the cohort keeps its previous rows."""
+    whole load instead, and the cohort keeps its previous rows. The code has no
+    condition_profiles row, so the profile's foreign key is what fails."""
     warehouse = Warehouse(mysql_url if local_infile else f"{mysql_url}?local_infile=0")
     try:
         good = cohort_load(KEY)
         warehouse.replace_cohort(good)
         bad = cohort_load(KEY, seed=5)
-        bad.frame.loc[7, "cooler_condition"] = 55  # not in cooler_condition
+        bad.frame.loc[7, "valve_condition"] = 95  # not in valve_condition
         expected_error = BulkLoadError if local_infile else IntegrityError
-        with pytest.raises(expected_error, match=r"(?i)foreign key"):
+        with pytest.raises(expected_error, match=r"(?i)foreign key.*fk_sensor_hourly_profile"):
             warehouse.replace_cohort(bad)
         pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(good))
         with warehouse.engine.connect() as conn:  # the pooled session checks keys again
@@ -370,6 +392,10 @@ def test_rows_of_another_cohort_or_missing_values_are_refused_before_the_databas
     gaps.frame.loc[3, "valve_condition"] = pd.NA
     with pytest.raises(ValueError, match="missing values in \\['valve_condition'\\]"):
         warehouse.replace_cohort(gaps)
+    carry = cohort_load(KEY)  # valve 80 with pump 100 would read as valve 90 with pump 0
+    carry.frame.loc[5, ["valve_condition", "internal_pump_leakage"]] = [80, 100]
+    with pytest.raises(ValueError, match="no condition profile can hold"):
+        warehouse.replace_cohort(carry)
     assert warehouse.loaded_cohorts() == {}
 
 
