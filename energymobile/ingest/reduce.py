@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,8 +45,15 @@ def reduce_cycles(code: str, table: Table) -> ChannelCycles:
     return ChannelCycles(code, table.row_means(), table.first_column())
 
 
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def receipt_for(name: str, data: bytes, rows: int, columns: int) -> FileReceipt:
-    return FileReceipt(name, len(data), rows, columns, hashlib.sha256(data).hexdigest())
+    return FileReceipt(name, len(data), rows, columns, sha256_hex(data))
 
 
 def read_channel(
@@ -56,8 +64,11 @@ def read_channel(
     `file` is the name errors show (e.g. `logs/2008-03-26/PS1.txt`); the channel's file name
     by default.
     """
+    digest = _HASHER.submit(sha256_hex, data)  # hashlib releases the GIL: hash beside the parse
     table = parse_table(data, file=file or channel.file_name, columns=channel.samples)
-    receipt = receipt_for(channel.file_name, data, table.rows, channel.samples)
+    receipt = FileReceipt(
+        channel.file_name, len(data), table.rows, channel.samples, digest.result()
+    )
     return receipt, reduce_cycles(channel.code, table)
 
 
