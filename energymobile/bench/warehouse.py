@@ -55,7 +55,10 @@ TARGET_ROWS_PER_S = 50_000
 
 
 def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
-    """A cohort as `mysql_tables` receives it: full-precision doubles, documented codes."""
+    """A cohort as `mysql_tables` receives it, built with the pipeline's own ingest functions:
+    full-precision doubles (so a lossy round trip shows) and documented condition codes. The
+    receipts' byte counts depend on the seed, so a replaced cohort's files show. Also used by
+    the warehouse tests."""
     rng = np.random.default_rng(seed)
     cycles = {
         c.code: ChannelCycles(c.code, rng.normal(100, 30, rows), rng.normal(100, 30, rows))
@@ -64,7 +67,7 @@ def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
     profile = np.column_stack([rng.choice(sorted(c.codes), rows) for c in CONDITIONS])
     frame = merge_profile(hourly_frame(key, cycles, "mean"), profile)
     receipts = [
-        FileReceipt(c.file_name, 1 << 20, rows, c.samples, f"{seed:064x}") for c in CHANNELS
+        FileReceipt(c.file_name, 1000 + seed, rows, c.samples, f"{seed:064x}") for c in CHANNELS
     ]
     return CohortLoad(key, frame, "mean", receipts)
 

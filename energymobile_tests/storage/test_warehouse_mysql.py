@@ -22,10 +22,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from energymobile.channels import CHANNELS, CONDITIONS
+from energymobile.bench.warehouse import synthetic_load
+from energymobile.channels import CONDITIONS
 from energymobile.devtools.mariadb import MariaDBServer, start_mariadb
-from energymobile.ingest.hourly import hourly_frame, merge_profile
-from energymobile.ingest.reduce import ChannelCycles, FileReceipt
 from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.schema import SQL_DIR, apply_migrations, migrations
 from energymobile.storage.warehouse import (
@@ -56,19 +55,8 @@ TABLES = (
 
 
 def cohort_load(key: str, rows: int = ROWS, seed: int = 0) -> CohortLoad:
-    """A cohort as `mysql_tables` receives it, built with the pipeline's own ingest functions:
-    full-precision doubles (so a lossy round trip shows) and documented condition codes."""
-    rng = np.random.default_rng(seed)
-    cycles = {
-        c.code: ChannelCycles(c.code, rng.normal(100, 30, rows), rng.normal(100, 30, rows))
-        for c in CHANNELS
-    }
-    profile = np.column_stack([rng.choice(sorted(c.codes), rows) for c in CONDITIONS])
-    frame = merge_profile(hourly_frame(key, cycles, "mean"), profile)
-    receipts = [
-        FileReceipt(c.file_name, 1000 + seed, rows, c.samples, f"{seed:064x}") for c in CHANNELS
-    ]
-    return CohortLoad(key, frame, "mean", receipts)
+    """The benchmark's synthetic cohort, at the tests' size."""
+    return synthetic_load(key, rows, seed)
 
 
 def expected_rows(load: CohortLoad) -> pd.DataFrame:
