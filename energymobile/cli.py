@@ -195,7 +195,7 @@ def _print_where(settings: Settings) -> None:
     print(f"  object store   {settings.object_store}")
     print(
         f"  Dagster home   {os.environ.get('DAGSTER_HOME', settings.dagster_home)}"
-        "  (open the UI: uv run dagster dev)"
+        "  (open the UI: make dev)"
     )
 
 
