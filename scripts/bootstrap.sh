@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install what energymobile needs on a fresh Debian machine, then the locked Python packages.
 #   scripts/bootstrap.sh          build dependencies + Python environment (enough for the demo)
-#   scripts/bootstrap.sh test     also the servers and browser the tests start (MariaDB, Chromium)
+#   scripts/bootstrap.sh test     also the servers and browser the tests start (MariaDB, PostgreSQL, Chromium)
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(pkg-config default-libmysqlclient-dev build-essential)
 if [[ "${1:-}" == "test" ]]; then
-  want+=(mariadb-server mariadb-client chromium chromium-driver)
+  want+=(mariadb-server mariadb-client postgresql chromium chromium-driver)
 fi
 
 missing=()

@@ -12,10 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from energymobile.channels import CHANNELS, PROFILE_FILE_NAME
+from energymobile.channels import CHANNELS, PROFILE_FILE_NAME, Channel
 from energymobile.cohorts import parse_cohort_key
 from energymobile.ingest.errors import InputError
-from energymobile.ingest.reduce import ChannelCycles, FileReceipt, read_channel, read_profile
+from energymobile.ingest.reduce import (
+    ChannelCycles,
+    FileReceipt,
+    read_channel_table,
+    read_profile,
+    reduce_cycles,
+)
 
 PROFILE_PATH = f"profile/{PROFILE_FILE_NAME}"
 
@@ -53,8 +59,14 @@ def read_delivery(
     read: Callable[[str], bytes],
     read_profile_bytes: Callable[[], bytes],
     on_valid: Callable[[str, bytes], None] | None = None,
+    on_table: Callable[[Channel, np.ndarray], None] | None = None,
 ) -> Delivery:
-    """Validate and reduce the cohort's 17 files and the profile; raises InputError if bad."""
+    """Validate and reduce the cohort's 17 files and the profile; raises InputError if bad.
+
+    `on_valid` receives each valid file's bytes (the archive spool); `on_table` each channel's
+    full-resolution samples as a float64 (cycles × samples) array, one channel at a time, so
+    a full-resolution export never holds the whole cohort in memory.
+    """
     parse_cohort_key(key)
     missing = missing_files(key, available)
     if missing:
@@ -66,11 +78,13 @@ def read_delivery(
     cycles: dict[str, ChannelCycles] = {}
     for channel in CHANNELS:
         data = read(channel.file_name)
-        receipt, reduced = read_channel(data, channel, file=cohort_file(key, channel.file_name))
+        receipt, table = read_channel_table(data, channel, file=cohort_file(key, channel.file_name))
         receipts.append(receipt)
-        cycles[channel.code] = reduced
+        cycles[channel.code] = reduce_cycles(channel.code, table)
         if on_valid:
             on_valid(channel.file_name, data)
+        if on_table:
+            on_table(channel, table.to_numpy())
     profile_bytes = read_profile_bytes()
     profile_receipt, profile = read_profile(profile_bytes, file=PROFILE_PATH)
     receipts.append(profile_receipt)

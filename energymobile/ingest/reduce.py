@@ -64,12 +64,20 @@ def read_channel(
     `file` is the name errors show (e.g. `logs/2008-03-26/PS1.txt`); the channel's file name
     by default.
     """
+    receipt, table = read_channel_table(data, channel, file=file)
+    return receipt, reduce_cycles(channel.code, table)
+
+
+def read_channel_table(
+    data: bytes, channel: Channel, *, file: str | None = None
+) -> tuple[FileReceipt, Table]:
+    """Validate one sensor file and keep every sample (cycles × samples), with its receipt."""
     digest = _HASHER.submit(sha256_hex, data)  # hashlib releases the GIL: hash beside the parse
     table = parse_table(data, file=file or channel.file_name, columns=channel.samples)
     receipt = FileReceipt(
         channel.file_name, len(data), table.rows, channel.samples, digest.result()
     )
-    return receipt, reduce_cycles(channel.code, table)
+    return receipt, table
 
 
 PROFILE_COLUMNS = 5
