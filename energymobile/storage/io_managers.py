@@ -13,17 +13,38 @@ from energymobile.storage.exports import (
 )
 from energymobile.storage.object_store import StoredObject
 from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
-from energymobile.storage.warehouse import FACT_TABLE, CohortLoad
+from energymobile.storage.retry import is_transient_database_error, with_retries
+from energymobile.storage.warehouse import FACT_TABLE, CohortLoad, LoadReport
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores a `CohortLoad` by atomically replacing its cohort in the star schema; loads the
-    cohort back from the flat view `oil_well_hourly` with explicit dtypes."""
+    cohort back from the flat view `oil_well_hourly` with explicit dtypes.
+
+    A transient database failure (lost connection, deadlock, lock wait timeout) is retried with
+    backoff up to `load_attempts` times: the failed transaction was rolled back, so each
+    attempt starts from the cohort as it was. Any other failure fails the step at once."""
 
     warehouse: WarehouseResource
+    load_attempts: int = 4
+    retry_base_delay_s: float = 0.5
 
     def handle_output(self, context: dg.OutputContext, obj: CohortLoad) -> None:
-        report = self.warehouse.get().replace_cohort(obj)
+        warehouse = self.warehouse.get()
+        attempts: list[int] = []
+
+        def replace() -> LoadReport:
+            attempts.append(1)
+            return warehouse.replace_cohort(obj)
+
+        report = with_retries(
+            replace,
+            is_transient_database_error,
+            what=f"loading cohort {obj.key} into {warehouse.safe_url}",
+            attempts=self.load_attempts,
+            base_delay_s=self.retry_base_delay_s,
+            on_retry=context.log.warning,
+        )
         context.add_output_metadata(
             {
                 "table": FACT_TABLE,
@@ -31,7 +52,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_replaced": report.rows_replaced,
                 "load_seconds": dg.FloatMetadataValue(round(report.seconds, 3)),
                 "load_method": report.method,
-                "warehouse": self.warehouse.get().safe_url,
+                "load_attempts": len(attempts),
+                "warehouse": warehouse.safe_url,
             }
         )
 

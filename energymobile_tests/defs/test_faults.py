@@ -1,0 +1,228 @@
+"""Fault injection through the whole chain: the warehouse connection killed mid-load, the
+process killed mid-load, a locked SQLite file, S3 unreachable or throttled mid-export.
+
+Every fault is real: a MariaDB `KILL` of the loader's connection, SIGKILL of a backfill
+process, a second SQLite connection holding the write lock, a TCP proxy in front of the moto
+S3 server that cuts or throttles. After each, every cohort is either as it was or fully
+replaced, and a re-run (or the automatic retry) completes it.
+
+To stop the load at a known point, a second connection holds the cohort's row of `cohorts`
+(`SELECT … FOR UPDATE`): the loader's transaction has then already deleted the cohort's fact
+rows, uncommitted, and waits on `DELETE FROM cohorts`. That is where the fault strikes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy import Connection, create_engine, text
+
+from energymobile.backfill import CohortOutcome
+from energymobile.settings import DATABASE_URL_VAR, Settings
+from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE
+from energymobile_tests.conftest import SHORT_CYCLES, short_cohort_settings
+
+KEY = "2008-03-26"
+WAIT_S = 60.0
+BLOCKED_STATEMENT = f"DELETE FROM {COHORTS_TABLE}%"
+
+
+def fact_rows(url: str, key: str = KEY) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = text(f"SELECT * FROM {FACT_TABLE} WHERE cohort = :k ORDER BY cycle")
+            return [tuple(row) for row in conn.execute(query, {"k": key})]
+    finally:
+        engine.dispose()
+
+
+def run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(run_id)]
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S) -> object:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise TimeoutError(f"gave up waiting for {what} after {timeout_s:.0f} s")
+
+
+@contextmanager
+def cohort_row_held(url: str, key: str = KEY) -> Iterator[Connection]:
+    """Hold the cohort's `cohorts` row locked until the block ends (then roll back)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                text(f"SELECT cohort FROM {COHORTS_TABLE} WHERE cohort = :k FOR UPDATE"), {"k": key}
+            )
+            yield conn
+            conn.rollback()
+    finally:
+        engine.dispose()
+
+
+def blocked_loader_id(conn: Connection) -> int | None:
+    """The connection id of a loader waiting on the held row, if one is waiting yet."""
+    row = conn.execute(
+        text(
+            "SELECT id FROM information_schema.processlist WHERE info LIKE :s AND id <> "
+            "CONNECTION_ID()"
+        ),
+        {"s": BLOCKED_STATEMENT},
+    ).first()
+    return int(row[0]) if row else None
+
+
+def in_thread(action: Callable[[], list[CohortOutcome]]) -> tuple[threading.Thread, list]:
+    result: list = []
+    thread = threading.Thread(target=lambda: result.append(action()), daemon=True)
+    thread.start()
+    return thread, result
+
+
+# -- MariaDB ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mysql_settings(tmp_path: Path, mysql_url: str, monkeypatch) -> Settings:
+    monkeypatch.setenv(DATABASE_URL_VAR, mysql_url)
+    return short_cohort_settings(tmp_path / "home", database_url=mysql_url)
+
+
+def test_a_connection_killed_mid_load_is_retried_and_the_cohort_replaced(
+    mysql_settings, generate, materialize, mysql_url, instance
+):
+    generate(KEY, seed=1)
+    assert materialize(KEY, on=mysql_settings)[0].success
+    old = fact_rows(mysql_url)
+    generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)  # a corrected re-delivery
+
+    with cohort_row_held(mysql_url) as holder:
+        thread, result = in_thread(lambda: materialize(KEY, on=mysql_settings))
+        loader = wait_until(lambda: blocked_loader_id(holder), "the loader to block")
+        assert fact_rows(mysql_url) == old  # its deletes are not visible: uncommitted
+        holder.execute(text(f"KILL CONNECTION {loader}"))
+        assert fact_rows(mysql_url) == old  # the killed transaction was rolled back
+    thread.join(WAIT_S)
+
+    [[outcome]] = result
+    assert outcome.success, outcome.failure
+    new = fact_rows(mysql_url)
+    assert len(new) == SHORT_CYCLES + 2 and new[:SHORT_CYCLES] != old
+    retries = [m for m in run_messages(instance, outcome.run_id) if "retrying in" in m]
+    assert len(retries) == 1, retries
+    assert f"loading cohort {KEY}" in retries[0] and "attempt 1 of 4" in retries[0]
+    latest = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("mysql_tables"), asset_partitions=[KEY]),
+        limit=1,
+    ).records[0]
+    assert latest.asset_materialization.metadata["load_attempts"].value == 2
+
+
+def test_a_permanent_error_is_not_retried(tmp_path, generate, mariadb, mysql_url, instance):
+    from urllib.parse import urlsplit
+
+    from energymobile.backfill import materialize_cohorts
+
+    bad_url = mariadb.url(urlsplit(mysql_url).path.lstrip("/"), password="not-the-password")
+    generate(KEY)
+    started = time.monotonic()
+    [outcome] = materialize_cohorts(
+        [KEY],
+        settings=short_cohort_settings(tmp_path / "home", database_url=bad_url),
+        instance=instance,
+    )
+    assert not outcome.success and "1045" in (outcome.failure or "")
+    assert not [m for m in run_messages(instance, outcome.run_id) if "retrying in" in m]
+    assert time.monotonic() - started < 30
+
+
+def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
+    mysql_settings, generate, materialize, mysql_url, tmp_path
+):
+    generate(KEY, seed=1)
+    assert materialize(KEY, on=mysql_settings)[0].success
+    old = fact_rows(mysql_url)
+    generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
+    env |= {
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "ENERGYMOBILE_HOME": str(mysql_settings.home),
+        "ENERGYMOBILE_LANDING": mysql_settings.landing,
+        "ENERGYMOBILE_DATABASE_URL": mysql_url,
+        "ENERGYMOBILE_OBJECT_STORE": mysql_settings.object_store,
+        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(mysql_settings.max_shortfall_hours),
+    }
+    energymobile = str(Path(sys.executable).with_name("energymobile"))
+    log = tmp_path / "backfill.log"
+    with cohort_row_held(mysql_url) as holder, log.open("wb") as output:
+        process = subprocess.Popen(
+            [energymobile, "backfill", "--from", KEY, "--cohorts", "1"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+        def loader_blocked() -> int | None:
+            if process.poll() is not None:
+                raise AssertionError(f"backfill ended early:\n{log.read_text()}")
+            return blocked_loader_id(holder)
+
+        try:
+            wait_until(loader_blocked, "the backfill to reach the load")
+            process.send_signal(signal.SIGKILL)
+            assert process.wait(10) == -signal.SIGKILL
+        finally:
+            if process.poll() is None:
+                process.kill()
+    # The server rolls the orphaned transaction back once it notices the client is gone.
+    with create_engine(mysql_url).connect() as conn:
+        wait_until(lambda: blocked_loader_id(conn) is None, "the orphaned load to end")
+    assert fact_rows(mysql_url) == old
+
+    [outcome] = materialize(KEY, on=mysql_settings)
+    assert outcome.success, outcome.failure
+    assert len(fact_rows(mysql_url)) == SHORT_CYCLES + 2
+
+
+# -- SQLite -------------------------------------------------------------------------------------
+
+
+def test_a_sqlite_warehouse_locked_past_its_timeout_is_retried(
+    settings, generate, materialize, instance
+):
+    """Another writer holds the file longer than SQLite's 5 s busy timeout: the first attempt
+    fails with `database is locked`, the retry succeeds once the writer is done."""
+    generate(KEY, seed=1)
+    assert materialize(KEY)[0].success
+    generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)
+    engine = create_engine(settings.database_url)
+    try:
+        with engine.connect() as writer:
+            writer.exec_driver_sql("BEGIN EXCLUSIVE")
+            thread, result = in_thread(lambda: materialize(KEY))
+            time.sleep(6.5)
+            writer.rollback()
+        thread.join(WAIT_S)
+    finally:
+        engine.dispose()
+    [[outcome]] = result
+    assert outcome.success, outcome.failure
+    retries = [m for m in run_messages(instance, outcome.run_id) if "retrying in" in m]
+    assert retries and "OperationalError" in retries[0], retries
