@@ -28,13 +28,18 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from energymobile.backfill import CohortOutcome
+from energymobile.definitions import COHORT_JOB, build_definitions
+from energymobile.devtools.fault_proxy import FaultProxy, Mode
 from energymobile.settings import DATABASE_URL_VAR, Settings
-from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE
-from energymobile_tests.conftest import SHORT_CYCLES, short_cohort_settings
+from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
+from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE, Warehouse
+from energymobile_tests.conftest import S3_BUCKET, SHORT_CYCLES, MotoS3, short_cohort_settings
 
 KEY = "2008-03-26"
 WAIT_S = 60.0
 BLOCKED_STATEMENT = f"DELETE FROM {COHORTS_TABLE}%"
+UP_TO_THE_WAREHOUSE = ("raw_logs", "hourly_readings", "profile_merged", "mysql_tables")
+EXPORT = "s3_historical_csv"
 
 
 def fact_rows(url: str, key: str = KEY) -> list[tuple]:
@@ -86,6 +91,19 @@ def blocked_loader_id(conn: Connection) -> int | None:
         {"s": BLOCKED_STATEMENT},
     ).first()
     return int(row[0]) if row else None
+
+
+def run_assets(
+    settings: Settings, instance: dg.DagsterInstance, *assets: str
+) -> dg.ExecuteInProcessResult:
+    """Run part of the cohort job (these assets and their checks) for KEY."""
+    job = build_definitions(settings).resolve_job_def(COHORT_JOB)
+    return job.execute_in_process(
+        partition_key=KEY,
+        instance=instance,
+        asset_selection=[dg.AssetKey(name) for name in assets],
+        raise_on_error=False,
+    )
 
 
 def in_thread(action: Callable[[], list[CohortOutcome]]) -> tuple[threading.Thread, list]:
@@ -226,3 +244,74 @@ def test_a_sqlite_warehouse_locked_past_its_timeout_is_retried(
     assert outcome.success, outcome.failure
     retries = [m for m in run_messages(instance, outcome.run_id) if "retrying in" in m]
     assert retries and "OperationalError" in retries[0], retries
+
+
+# -- S3 -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def s3_proxy(moto_s3: MotoS3, monkeypatch) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the moto server. The pipeline reaches S3 through it (boto3
+    reads AWS_ENDPOINT_URL); the test's admin client still talks to moto directly."""
+    port = int(moto_s3.endpoint.rsplit(":", 1)[1])
+    with FaultProxy("127.0.0.1", port) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        yield proxy
+
+
+def exported_objects(moto_s3: MotoS3, prefix: str) -> dict[str, bytes]:
+    keys = (cohort_csv_key(KEY), cohort_parquet_key(KEY), COMBINED_KEY)
+    return {key: moto_s3.object_bytes(S3_BUCKET, f"{prefix}/{key}") for key in keys}
+
+
+@pytest.fixture
+def exported_then_redelivered(
+    s3_settings, s3_drop, s3_proxy, s3_prefix, moto_s3, materialize, instance
+) -> dict[str, bytes]:
+    """KEY loaded and exported; then a corrected re-delivery (two more cycles) loaded into
+    the warehouse, its export still to do. Returns the first export's objects."""
+    s3_drop(KEY, seed=1)
+    assert materialize(KEY, on=s3_settings)[0].success
+    before = exported_objects(moto_s3, s3_prefix)
+    s3_drop(KEY, cycles=SHORT_CYCLES + 2, seed=2)
+    assert run_assets(s3_settings, instance, *UP_TO_THE_WAREHOUSE).success
+    return before
+
+
+def test_s3_unreachable_during_the_export_leaves_the_previous_files_and_a_rerun_completes(
+    exported_then_redelivered, s3_settings, s3_proxy, s3_prefix, moto_s3, instance
+):
+    before = exported_then_redelivered
+
+    s3_proxy.set_mode(Mode.CUT)
+    failed = run_assets(s3_settings, instance, EXPORT)
+    assert not failed.success
+    assert s3_proxy.counts.refused >= 1
+    failure = next(e for e in failed.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.to_string()
+    assert s3_proxy.endpoint in message, message  # says where S3 was unreachable
+    assert moto_s3.secret_access_key not in message
+    assert exported_objects(moto_s3, s3_prefix) == before  # as before, byte for byte
+
+    s3_proxy.set_mode(Mode.PASS)
+    assert run_assets(s3_settings, instance, EXPORT).success
+    after = exported_objects(moto_s3, s3_prefix)
+    warehouse = Warehouse(s3_settings.database_url)
+    try:
+        rows = warehouse.read_cohorts([KEY])
+    finally:
+        warehouse.dispose()
+    assert len(rows) == SHORT_CYCLES + 2
+    assert after[cohort_csv_key(KEY)].count(b"\n") == SHORT_CYCLES + 3  # header + rows
+    assert after[COMBINED_KEY] == after[cohort_csv_key(KEY)]  # the only cohort exported
+
+
+def test_s3_throttling_is_retried_by_the_client_and_the_export_completes(
+    exported_then_redelivered, s3_settings, s3_proxy, s3_prefix, moto_s3, instance
+):
+    s3_proxy.throttle(2)  # the next two requests get 503 SlowDown
+    result = run_assets(s3_settings, instance, EXPORT)
+    assert result.success
+    assert s3_proxy.counts.throttled == 2
+    csv = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{cohort_csv_key(KEY)}")
+    assert csv.count(b"\n") == SHORT_CYCLES + 3

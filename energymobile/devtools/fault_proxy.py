@@ -1,0 +1,196 @@
+"""A TCP proxy on loopback in front of a real server, with faults switched on at will.
+
+The fault-injection tests put it between the pipeline and a real S3 endpoint (moto server) to
+make the service unreachable, throttle it, or freeze it mid-upload, without touching the
+server's state: what the test then reads directly from the server is what survived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from dataclasses import dataclass, field
+from enum import Enum
+from types import TracebackType
+
+THROTTLE_BODY = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+_BUFFER = 64 * 1024
+
+
+class Mode(Enum):
+    PASS = "pass"
+    """Forward every byte both ways."""
+    CUT = "cut"
+    """Unreachable: open connections are closed, new ones refused (closed on accept)."""
+    STALL = "stall"
+    """Accept and read, never answer: the client hangs until its timeout (or is killed)."""
+
+
+@dataclass
+class FaultCounts:
+    connections: int = 0
+    refused: int = 0
+    throttled: int = 0
+    stalled: int = 0
+
+
+@dataclass
+class FaultProxy:
+    upstream_host: str
+    upstream_port: int
+    mode: Mode = Mode.PASS
+    counts: FaultCounts = field(default_factory=FaultCounts)
+    _throttle_left: int = 0
+    _listener: socket.socket | None = None
+    _open: set[socket.socket] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def port(self) -> int:
+        assert self._listener is not None, "start() the proxy first"
+        return self._listener.getsockname()[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FaultProxy:
+        listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = listener
+        threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+        self._close_open()
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def set_mode(self, mode: Mode) -> None:
+        """Switch the fault; CUT and STALL also drop the connections open now, so a client
+        reusing a pooled connection meets the fault too."""
+        self.mode = mode
+        if mode is not Mode.PASS:
+            self._close_open()
+
+    def throttle(self, requests: int) -> None:
+        """Answer the next `requests` connections' first request with 503 SlowDown (S3's
+        throttling reply), then pass again. Open connections are dropped so the client's
+        next request comes on a new one."""
+        with self._lock:
+            self._throttle_left = requests
+        self._close_open()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _close_open(self) -> None:
+        with self._lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            _close(sock)
+
+    def _track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._open.add(sock)
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        while listener is not None:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # stopped
+            self.counts.connections += 1
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _take_throttle(self) -> bool:
+        with self._lock:
+            if self._throttle_left > 0:
+                self._throttle_left -= 1
+                return True
+            return False
+
+    def _serve(self, client: socket.socket) -> None:
+        if self.mode is Mode.CUT:
+            self.counts.refused += 1
+            _close(client)
+            return
+        self._track(client)
+        if self.mode is Mode.STALL:
+            self.counts.stalled += 1
+            _drain(client)  # read until the client gives up or the proxy is switched
+            _close(client)
+            return
+        if self._take_throttle():
+            self.counts.throttled += 1
+            _answer_slow_down(client)
+            return
+        try:
+            upstream = socket.create_connection((self.upstream_host, self.upstream_port))
+        except OSError:
+            _close(client)
+            return
+        self._track(upstream)
+        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        _pipe(client, upstream)
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while chunk := source.recv(_BUFFER):
+            target.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(target)
+
+
+def _drain(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while sock.recv(_BUFFER):
+            pass
+
+
+def _answer_slow_down(client: socket.socket) -> None:
+    """Read the request head, answer 503 SlowDown and close (the body, if any, is not read:
+    S3 clients send `Expect: 100-continue` and wait, or see the reply while sending)."""
+    try:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(_BUFFER)
+            if not chunk:
+                return
+            head += chunk
+        reply = (
+            b"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+            + f"Content-Length: {len(THROTTLE_BODY)}\r\n".encode()
+            + b"Connection: close\r\n\r\n"
+            + THROTTLE_BODY
+        )
+        client.sendall(reply)
+    except OSError:
+        pass
+    finally:
+        _close(client)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
