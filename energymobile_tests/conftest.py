@@ -444,10 +444,20 @@ def _stop_dagster_dev(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """`dagster dev` on this project, ready to answer; stopped (with its children) after."""
+def dagster_dev(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[DagsterDev]:
+    """`dagster dev` on this project, ready to answer; stopped (with its children) after.
+
+    A test module may set `DAGSTER_DEV_SQLITE_TIMEOUT_S` to give the SQLite warehouse a
+    longer busy timeout (a `?timeout=` in its URL) than SQLite's 5 s."""
     root = tmp_path_factory.mktemp("dagster_dev")
     settings = short_cohort_settings(root / "home")
+    timeout_s = getattr(request.module, "DAGSTER_DEV_SQLITE_TIMEOUT_S", None)
+    if timeout_s:
+        settings = short_cohort_settings(
+            root / "home", database_url=f"{settings.database_url}?timeout={timeout_s}"
+        )
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
