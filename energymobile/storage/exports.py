@@ -86,14 +86,15 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def write_cohort_export(store: ObjectStore, key: str, frame: pd.DataFrame) -> list[StoredObject]:
-    """The cohort's CSV and its Parquet twin."""
+    """The cohort's CSV and its Parquet twin, each replaced whole. The Parquet goes first:
+    the CSV is what the combined file and the IO manager read, so it changes last, and a
+    run that dies between the two leaves the CSV as it was (the re-run writes both)."""
     parquet = io.BytesIO()
     frame[list(FLAT_COLUMNS)].to_parquet(parquet, index=False)
     rows = len(frame)
-    return [
-        store.put_bytes(cohort_csv_key(key), csv_bytes(frame), rows=rows),
-        store.put_bytes(cohort_parquet_key(key), parquet.getvalue(), rows=rows),
-    ]
+    stored_parquet = store.put_bytes(cohort_parquet_key(key), parquet.getvalue(), rows=rows)
+    stored_csv = store.put_bytes(cohort_csv_key(key), csv_bytes(frame), rows=rows)
+    return [stored_csv, stored_parquet]
 
 
 def exported_cohorts(store: ObjectStore) -> list[str]:
