@@ -91,6 +91,9 @@ import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
+from energymobile.devtools.mariadb import free_port  # noqa: E402
+from energymobile.devtools.moto import moto_server  # noqa: E402
+
 S3_BUCKET = "energymobile-test"
 S3_LANDING_BUCKET = "energymobile-landing-test"
 S3_ABSENT_BUCKET = "energymobile-absent"
@@ -117,32 +120,6 @@ class MotoS3:
     def keys(self, bucket: str, prefix: str) -> list[str]:
         pages = self.admin.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
-
-
-def _free_loopback_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_moto(
-    endpoint: str, server: subprocess.Popen[bytes], log: Path, timeout_s: float = 30.0
-) -> None:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"moto server exited early:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"moto server not ready after {timeout_s:.0f} s:\n{log.read_text()[-2000:]}")
 
 
 def _moto_identities(endpoint: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -204,20 +181,10 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
     credential checking on and point boto3 at it through the environment; stop it after."""
     import boto3
 
-    port = _free_loopback_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    folder = tmp_path_factory.mktemp("moto")
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_moto(endpoint, server, log)
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with moto_server(log) as endpoint:
         pipeline, admin = _moto_identities(endpoint)
-        empty = folder / "empty-aws-config"
+        empty = log.with_name("empty-aws-config")
         empty.write_text("")
         with pytest.MonkeyPatch.context() as env:
             for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -238,13 +205,6 @@ def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
                 pipeline["aws_secret_access_key"],
                 boto3.client("s3", endpoint_url=endpoint, region_name=S3_REGION, **admin),
             )
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture
@@ -385,14 +345,6 @@ class DagsterDev:
         return self.log.read_text(errors="replace")[-chars:]
 
 
-def _dagster_dev_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 _LOCATION_STATUS = """
 { workspaceOrError { __typename ... on Workspace { locationEntries {
     name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
@@ -472,7 +424,7 @@ def dagster_dev(
         "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
         "PYTHONUNBUFFERED": "1",
     }
-    port = _dagster_dev_port()
+    port = free_port()
     log = root / "dagster_dev.log"
     command = [
         *("env", "--default-signal=INT"),  # execs dagster: same pid, SIGINT not ignored

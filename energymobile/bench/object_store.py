@@ -1,8 +1,9 @@
 """The combined-file rebuild on S3: MB/s and peak memory while writing it, for 60 cohorts.
 
-A moto S3 server is started on a free loopback port for the run (moto is a dev dependency, as
-are all benchmarks). 60 full-size synthetic cohorts are exported to it, then
-`exports.rebuild_combined` streams them into one multipart upload. Measured in the same run:
+A moto S3 server (energymobile.devtools.moto) is started on a free loopback port for the run
+(moto is a dev dependency, as are all benchmarks). 60 full-size synthetic cohorts are
+exported to it, then `exports.rebuild_combined` streams them into one multipart upload.
+Measured in the same run:
 
 - the baseline the streaming replaced (download every cohort into a temporary file, then upload
   that file), and the plain upload of the finished file (the endpoint's ceiling);
@@ -14,14 +15,10 @@ are all benchmarks). 60 full-size synthetic cohorts are exported to it, then
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +30,7 @@ from dagster_aws.s3 import S3Resource
 from energymobile.bench import BenchContext, Figure
 from energymobile.channels import CHANNEL_COLUMNS, CONDITIONS
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, default_cycles
+from energymobile.devtools.moto import moto_server
 from energymobile.storage.exports import (
     cohort_csv_key,
     exported_cohorts,
@@ -167,38 +165,6 @@ def _bench_store(endpoint: str) -> S3ObjectStore:
     )
     s3.get_client().create_bucket(Bucket=BUCKET)
     return S3ObjectStore(BUCKET, "bench", s3=s3)
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto S3 server on a free loopback port, stopped afterwards; yields its endpoint."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("moto server did not start (is moto[server] installed?)")
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.05)
-        yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def _timed(fn: Callable[[], object]) -> float:
