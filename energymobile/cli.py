@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_keys_between
 from energymobile.settings import Settings, redact_url
@@ -53,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     mysql_dev.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
     mysql_dev.set_defaults(handler=_mysql_dev)
+
+    pg_dev = sub.add_parser(
+        "pg-dev",
+        help="start a throwaway local PostgreSQL for development; print the URL to export",
+    )
+    pg_dev.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
+    pg_dev.set_defaults(handler=_pg_dev)
     return parser
 
 
@@ -162,21 +170,36 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _mysql_dev(args: argparse.Namespace) -> int:
     """Run a MariaDB in a temporary folder until Ctrl-C; its data goes with it."""
+    from energymobile.devtools.mariadb import start_mariadb
+
+    return _serve_until_interrupted(start_mariadb(port=args.port), "MariaDB")
+
+
+def _pg_dev(args: argparse.Namespace) -> int:
+    """Run a PostgreSQL in a temporary folder until Ctrl-C; its data goes with it."""
+    from energymobile.devtools.postgres import start_postgres
+
+    return _serve_until_interrupted(start_postgres(port=args.port), "PostgreSQL")
+
+
+def _serve_until_interrupted(server: Any, product: str) -> int:
+    """Print how to reach a throwaway server of energymobile.devtools, keep it running until
+    Ctrl-C or SIGTERM, then stop it (which deletes its data)."""
     import signal
 
-    from energymobile.devtools.mariadb import start_mariadb
     from energymobile.settings import DATABASE_URL_VAR
 
-    server = start_mariadb(port=args.port)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too
     try:
-        print(f"MariaDB on {server.host}:{server.port}, data in {server.workdir} (deleted on exit)")
-        print(f"user {server.user!r} owns database {server.database!r}; in another shell:")
+        print(
+            f"{product} on {server.host}:{server.port}, data in {server.workdir} (deleted on exit)"
+        )
+        print(f"user {server.user!r}, database {server.database!r}; in another shell:")
         print(f"  export {DATABASE_URL_VAR}='{server.url()}'", flush=True)
         print("Ctrl-C stops it.", flush=True)
         while server.running:
             time.sleep(1)
-        print(f"mariadbd exited on its own:\n{server.error_log_tail()}", file=sys.stderr)
+        print(f"{product} exited on its own:\n{server.error_log_tail()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

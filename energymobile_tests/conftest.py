@@ -91,8 +91,8 @@ import sys  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from typing import Any  # noqa: E402
 
-from energymobile.devtools.mariadb import free_port  # noqa: E402
 from energymobile.devtools.moto import moto_server  # noqa: E402
+from energymobile.devtools.servers import free_port  # noqa: E402
 
 S3_BUCKET = "energymobile-test"
 S3_LANDING_BUCKET = "energymobile-landing-test"
@@ -281,6 +281,41 @@ def mysql_url(mariadb: MariaDBServer) -> Generator[str, None, None]:
     name = f"test_{_mysql_databases_created[0]}"
     yield mariadb.create_database(name)
     mariadb.drop_database(name)
+
+
+# ==============================================================================================
+# PostgreSQL
+#
+# The same arrangement for PostgreSQL (energymobile.devtools.postgres): one throwaway server per
+# test session, started from Debian's `postgresql` binaries in a temporary folder on a free
+# loopback port (as the `postgres` account when the tests run as root), and an application
+# role with a random password and only the grants docs/postgres.md asks for (not a
+# superuser). `postgres_url` gives each test its own empty database on that server. Fails (does
+# not skip) when PostgreSQL is not installed: `scripts/bootstrap.sh test` installs it.
+# ==============================================================================================
+
+from energymobile.devtools.postgres import PostgresServer, start_postgres  # noqa: E402
+
+_postgres_databases_created = [0]
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Generator[PostgresServer, None, None]:
+    """The session's server: user, password, port and url() of the application role."""
+    server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Generator[str, None, None]:
+    """A fresh, empty database for this test; the URL holds the password (never print it)."""
+    _postgres_databases_created[0] += 1
+    name = f"test_{_postgres_databases_created[0]}"
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
 
 
 # ==============================================================================================

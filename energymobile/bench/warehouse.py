@@ -1,4 +1,5 @@
-"""Loading cohorts into MariaDB: our `Warehouse.replace_cohort` against `DataFrame.to_sql`.
+"""Loading cohorts into MariaDB and PostgreSQL: our `Warehouse.replace_cohort` against
+`DataFrame.to_sql`.
 
 60 full-size cohorts of hourly rows (~2,200 each, ~131,000 in all, built with the pipeline's own
 `hourly_frame` and `merge_profile`) go into a throwaway MariaDB started for the run
@@ -17,6 +18,10 @@ same primary key, two foreign keys (cohort, condition profile) and two secondary
   with dagster.yaml's max_concurrent_runs: 2; `energymobile backfill` runs one at a time);
 - the server's ceiling: the bare LOAD DATA statements of pre-written files, nothing else.
 Targets (issue "MySQL for real"): ours >= 5× to_sql and >= 50,000 rows/s.
+
+The same cohorts then go into a throwaway PostgreSQL (energymobile.devtools.postgres: server
+defaults, durable commits), same schema, same contenders: to_sql (psycopg), ours with COPY FROM
+STDIN, replacing, ours with executemany, two at a time (issue 8; no target set).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import create_engine, text
@@ -34,9 +40,10 @@ from energymobile.bench import BenchContext, Figure
 from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import cohort_keys, default_cycles
 from energymobile.devtools.mariadb import MariaDBServer, start_mariadb
+from energymobile.devtools.postgres import start_postgres
 from energymobile.ingest.hourly import hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles, FileReceipt
-from energymobile.storage.dialects import LOAD_DATA
+from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA
 from energymobile.storage.warehouse import (
     FACT_COLUMNS,
     FACT_TABLE,
@@ -52,6 +59,12 @@ QUICK_COHORTS = 3
 QUICK_ROWS = 48
 TARGET_RATIO = 5.0
 TARGET_ROWS_PER_S = 50_000
+
+
+class Server(Protocol):
+    """A throwaway server of energymobile.devtools: a fresh database's URL on demand."""
+
+    def create_database(self, name: str) -> str: ...
 
 
 def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
@@ -110,7 +123,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     baseline, ours, again, pairs = min(to_sql_s), min(ours_s), min(again_s), min(pair_s)
     runs = f"best of {repeats}"
     ratio = baseline / ours
-    return [
+    mariadb = [
         Figure(NAME, "rows loaded per attempt", rows, "rows", f"{count} cohorts, {version}"),
         Figure(
             NAME,
@@ -153,19 +166,88 @@ def run(ctx: BenchContext) -> list[Figure]:
         Figure(NAME, "ours / to_sql", ratio, "x", f"target >= {TARGET_RATIO:g}"),
         Figure(NAME, "ours two at a time / to_sql", baseline / pairs, "x", ""),
     ]
+    return mariadb + postgres_figures(loads, repeats)
+
+
+def postgres_figures(loads: list[CohortLoad], repeats: int) -> list[Figure]:
+    """The same contenders on a throwaway PostgreSQL, interleaved, best of `repeats`."""
+    rows = sum(len(load.frame) for load in loads)
+    print(f"  {len(loads)} cohorts, {rows:,} rows; starting a throwaway PostgreSQL", flush=True)
+    server = start_postgres()
+    try:
+        databases = itertools.count(1)
+        to_sql_s, ours_s, again_s, pair_s, many_s = [], [], [], [], []
+        for _ in range(repeats):
+            first, again, method = _ours(server, f"bench_{next(databases)}", loads, rows)
+            ours_s.append(first)
+            again_s.append(again)
+            to_sql_s.append(_to_sql(server, f"bench_{next(databases)}", loads, rows))
+            pair_s.append(_ours_in_pairs(server, f"bench_{next(databases)}", loads, rows))
+            many_s.append(
+                _ours(
+                    server, f"bench_{next(databases)}", loads, rows, bulk=EXECUTEMANY, again=False
+                )[0]
+            )
+        with server.admin_connection() as admin:
+            version = f"PostgreSQL {admin.execute('SHOW server_version').fetchone()[0].split()[0]}"
+    finally:
+        server.stop()
+    baseline, ours, again, pairs, many = (
+        min(s) for s in (to_sql_s, ours_s, again_s, pair_s, many_s)
+    )
+    runs = f"best of {repeats}"
+    return [
+        Figure(
+            NAME, "pg: rows loaded per attempt", rows, "rows", f"{len(loads)} cohorts, {version}"
+        ),
+        Figure(
+            NAME,
+            "pg baseline: DataFrame.to_sql",
+            rows / baseline,
+            "rows/s",
+            f"{baseline:.2f} s, {runs}",
+        ),
+        Figure(
+            NAME,
+            f"pg ours: replace_cohort ({method})",
+            rows / ours,
+            "rows/s",
+            f"{ours:.2f} s, {runs}",
+        ),
+        Figure(
+            NAME,
+            "pg ours: replacing the loaded cohorts",
+            rows / again,
+            "rows/s",
+            f"{again:.2f} s, {runs}",
+        ),
+        Figure(
+            NAME,
+            f"pg ours: replace_cohort ({EXECUTEMANY})",
+            rows / many,
+            "rows/s",
+            f"{many:.2f} s, {runs}",
+        ),
+        Figure(
+            NAME, "pg ours, two cohorts at a time", rows / pairs, "rows/s", f"{pairs:.2f} s, {runs}"
+        ),
+        Figure(NAME, "pg ours / to_sql", baseline / ours, "x", ""),
+        Figure(NAME, "pg ours two at a time / to_sql", baseline / pairs, "x", ""),
+    ]
 
 
 def _ours(
-    server: MariaDBServer,
+    server: Server,
     database: str,
     loads: list[CohortLoad],
     rows: int,
     url_suffix: str = "",
     again: bool = True,
+    bulk: str | None = None,
 ) -> tuple[float, float, str]:
     """Seconds to load every cohort into an empty database, then (if `again`) to replace
     them all; and the bulk method used."""
-    warehouse = Warehouse(server.create_database(database) + url_suffix)
+    warehouse = Warehouse(server.create_database(database) + url_suffix, bulk=bulk)
     try:
         warehouse.ensure_schema()
         started = time.perf_counter()
@@ -181,9 +263,7 @@ def _ours(
     return first, replaced, reports[0].method
 
 
-def _ours_in_pairs(
-    server: MariaDBServer, database: str, loads: list[CohortLoad], rows: int
-) -> float:
+def _ours_in_pairs(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
     """Seconds to load every cohort with two loaders at once, each on its own connection."""
     warehouse = Warehouse(server.create_database(database))
     try:
@@ -198,7 +278,7 @@ def _ours_in_pairs(
     return elapsed
 
 
-def _to_sql(server: MariaDBServer, database: str, loads: list[CohortLoad], rows: int) -> float:
+def _to_sql(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
     """Seconds for pandas to append every cohort's fact rows to the same table."""
     url = server.create_database(database)
     warehouse = Warehouse(url)

@@ -13,15 +13,10 @@ Needs Debian's `mariadb-server` (`scripts/bootstrap.sh test` installs it).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,11 +26,11 @@ from urllib.parse import quote
 
 import MySQLdb
 
+from energymobile.devtools.servers import HOST, die_with_parent, free_port
 from energymobile.settings import redact_url
 
 DEFAULT_DATABASE = "energymobile"
 DEFAULT_USER = "energymobile"
-HOST = "127.0.0.1"
 DRIVER = "mysql+mysqldb"
 APP_PRIVILEGES: tuple[str, ...] = (
     "SELECT",
@@ -55,7 +50,6 @@ APP_PRIVILEGES: tuple[str, ...] = (
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
-_PR_SET_PDEATHSIG = 1
 _SERVER_NAMES = ("mariadbd", "mysqld")
 _INSTALL_NAMES = ("mariadb-install-db", "mysql_install_db")
 _SEARCH_DIRS = ("/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin")
@@ -83,21 +77,6 @@ def find_binary(names: tuple[str, ...]) -> str:
         f"{names[0]} not found: install MariaDB with `scripts/bootstrap.sh test` "
         "(apt-get install mariadb-server mariadb-client)"
     )
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the server gets SIGTERM if the process that started it dies (a crashed test
-    run must not leave servers behind)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _as_root_args() -> list[str]:
@@ -268,7 +247,7 @@ class MariaDBServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it cleanly
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
 
     def _wait_ready(self, timeout: float) -> None:

@@ -37,6 +37,7 @@ POSTGRES_TRANSIENT_SQLSTATES = frozenset(
     {
         "40001",  # serialization_failure
         "40P01",  # deadlock_detected
+        "53300",  # too_many_connections
         "55P03",  # lock_not_available
         "57P01",  # admin_shutdown (backend terminated)
         "57P02",  # crash_shutdown

@@ -6,9 +6,10 @@ CREATE OR REPLACE VIEW, steps that run only while still needed): a database prep
 with `mysql energymobile < sql/…` is recognised and recorded, and a migration interrupted
 half-way (MySQL DDL commits statement by statement) is simply run again. A later change adds
 a new numbered file (an ALTER or a data migration), so an existing database moves forward
-without losing rows. Where SQLite needs its own version of a file (`sql/sqlite/<same name>`,
-see `dialects.migration_path`), it gets it, under the same version number; there every file
-runs in one transaction.
+without losing rows. Where SQLite or PostgreSQL needs its own version of a file
+(`sql/sqlite/<same name>`, `sql/postgres/<same name>`, see `dialects.migration_path`), it gets
+it, under the same version number; on both every file runs in one transaction (their DDL is
+transactional), so a file is applied completely or not at all.
 
 A view is derived, not data: when several pending files define the same view, only the last
 definition is applied. So re-applying the files to a database prepared by hand at a later

@@ -1,8 +1,9 @@
-"""The warehouse (SQLite by default, MySQL/MariaDB in production) through SQLAlchemy.
+"""The warehouse (SQLite by default, MySQL/MariaDB or PostgreSQL in production) through
+SQLAlchemy.
 
 `replace_cohort` is the only write: it deletes a cohort's rows and inserts the new ones in one
 transaction, so a reader sees the old cohort or the new one, never half, and a re-run never
-duplicates. The same code serves both dialects; what differs (bulk path, locks, isolation, DDL
+duplicates. The same code serves every dialect; what differs (bulk path, locks, isolation, DDL
 spelling) is in `dialects.py`. Identifiers are constants of this module; every value is a bound
 parameter. Errors name the warehouse by its redacted URL, never with the password.
 """
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 import pandas as pd
 import polars as pl
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
 from energymobile.cohorts import cohort_window
@@ -26,12 +27,16 @@ from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.settings import redact_url
 from energymobile.storage.dialects import (
+    BULK_METHODS,
+    COPY,
     EXECUTEMANY,
     LOAD_DATA,
     bulk_method,
     configure_engine,
+    copy_from_stdin,
     driver_error_message,
     engine_options,
+    is_access_error,
     load_data_local,
 )
 from energymobile.storage.schema import apply_migrations
@@ -115,16 +120,20 @@ class LoadReport:
     rows_replaced: int
     seconds: float
     method: str = EXECUTEMANY
-    """How the fact rows went in: LOAD DATA LOCAL INFILE or batched executemany."""
+    """How the fact rows went in: LOAD DATA LOCAL INFILE, COPY FROM STDIN or executemany."""
 
 
 class Warehouse:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, bulk: str | None = None) -> None:
+        """`bulk` forces a bulk path (benchmarks and tests compare them); by default the
+        fastest the dialect and server allow (`dialects.bulk_method`)."""
+        if bulk is not None and bulk not in BULK_METHODS:
+            raise ValueError(f"bulk must be one of {BULK_METHODS}, not {bulk!r}")
         self.url = url
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
         configure_engine(self.engine)
         self._schema_checked = False
-        self._bulk_method: str | None = None
+        self._bulk_method: str | None = bulk
 
     @property
     def safe_url(self) -> str:
@@ -142,7 +151,9 @@ class Warehouse:
             return []
         try:
             applied = apply_migrations(self.engine)
-        except (OperationalError, InterfaceError) as exc:
+        except DBAPIError as exc:
+            if not is_access_error(exc):
+                raise
             raise WarehouseError(
                 f"cannot use the warehouse {self.safe_url}: {driver_error_message(exc)}"
             ) from exc
@@ -183,6 +194,8 @@ class Warehouse:
                 )
             if method == LOAD_DATA:
                 written = load_data_local(conn, FACT_TABLE, FACT_COLUMNS, facts)
+            elif method == COPY:
+                written = copy_from_stdin(conn, FACT_TABLE, FACT_COLUMNS, facts)
             else:
                 written = insert_facts_many(conn, facts)
         return LoadReport(FACT_TABLE, written, int(replaced), time.perf_counter() - started, method)
@@ -298,7 +311,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
 
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:
     """The portable bulk path: executemany in batches (mysqlclient turns each batch into
-    multi-row INSERT statements); returns the rows inserted."""
+    multi-row INSERT statements, psycopg pipelines them); returns the rows inserted."""
     insert = text(
         f"INSERT INTO {FACT_TABLE} ({', '.join(FACT_COLUMNS)}) "
         f"VALUES ({', '.join(':' + c for c in FACT_COLUMNS)})"

@@ -44,10 +44,12 @@ PROFILES_MIGRATION = "004_condition_profiles.sql"
 DOCUMENTED = set(itertools.product(*(sorted(c.codes) for c in CONDITIONS)))
 
 
-@pytest.fixture(params=["sqlite", "mariadb"])
+@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
     return str(request.getfixturevalue("mysql_url"))
 
 

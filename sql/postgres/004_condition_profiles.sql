@@ -1,0 +1,101 @@
+-- PostgreSQL's version of sql/004_condition_profiles.sql (read that file first: same tables,
+-- same formula, same view, same steps). MySQL's file makes each step re-runnable with PREPARE,
+-- because MySQL commits DDL statement by statement. PostgreSQL's DDL is transactional:
+-- energymobile runs this file in one transaction, so it is applied completely or not at all
+-- (by hand: psql --single-transaction -f). Dropping a column drops its foreign keys and the
+-- indexes over it (ix_sensor_hourly_conditions) with it. The key is computed in BIGINT: from
+-- SMALLINT codes PostgreSQL would compute it in INTEGER, which it overflows (MySQL and SQLite
+-- compute in 64 bits).
+
+CREATE TABLE IF NOT EXISTS condition_profiles (
+    profile_id                BIGINT   NOT NULL,
+    cooler_condition          SMALLINT NOT NULL,
+    valve_condition           SMALLINT NOT NULL,
+    internal_pump_leakage     SMALLINT NOT NULL,
+    hydraulic_accumulator_bar SMALLINT NOT NULL,
+    stable_flag               SMALLINT NOT NULL,
+    PRIMARY KEY (profile_id),
+    CONSTRAINT uq_condition_profiles_codes UNIQUE (cooler_condition, valve_condition,
+        internal_pump_leakage, hydraulic_accumulator_bar, stable_flag),
+    CONSTRAINT ck_condition_profiles_id CHECK (
+        valve_condition BETWEEN 0 AND 999
+        AND internal_pump_leakage BETWEEN 0 AND 9
+        AND hydraulic_accumulator_bar BETWEEN 0 AND 999
+        AND stable_flag BETWEEN 0 AND 9
+        AND profile_id = ((((CAST(cooler_condition AS BIGINT) * 1000 + valve_condition) * 10
+            + internal_pump_leakage) * 1000 + hydraulic_accumulator_bar) * 10 + stable_flag)),
+    CONSTRAINT fk_condition_profiles_cooler FOREIGN KEY (cooler_condition)
+        REFERENCES cooler_condition (code),
+    CONSTRAINT fk_condition_profiles_valve FOREIGN KEY (valve_condition)
+        REFERENCES valve_condition (code),
+    CONSTRAINT fk_condition_profiles_pump FOREIGN KEY (internal_pump_leakage)
+        REFERENCES internal_pump_leakage (code),
+    CONSTRAINT fk_condition_profiles_accumulator FOREIGN KEY (hydraulic_accumulator_bar)
+        REFERENCES hydraulic_accumulator_bar (code),
+    CONSTRAINT fk_condition_profiles_stable FOREIGN KEY (stable_flag)
+        REFERENCES stable_flag (code)
+);
+
+INSERT INTO condition_profiles (profile_id, cooler_condition, valve_condition,
+    internal_pump_leakage, hydraulic_accumulator_bar, stable_flag)
+SELECT
+    ((((CAST(cc.code AS BIGINT) * 1000 + vc.code) * 10 + pl.code) * 1000 + ha.code) * 10
+        + sf.code),
+    cc.code, vc.code, pl.code, ha.code, sf.code
+FROM cooler_condition cc
+CROSS JOIN valve_condition vc
+CROSS JOIN internal_pump_leakage pl
+CROSS JOIN hydraulic_accumulator_bar ha
+CROSS JOIN stable_flag sf
+WHERE NOT EXISTS (
+    SELECT 1 FROM condition_profiles p
+    WHERE p.cooler_condition = cc.code AND p.valve_condition = vc.code
+      AND p.internal_pump_leakage = pl.code AND p.hydraulic_accumulator_bar = ha.code
+      AND p.stable_flag = sf.code);
+
+-- 1. The new column, nullable until every row has its value.
+ALTER TABLE sensor_hourly ADD COLUMN IF NOT EXISTS profile_id BIGINT NULL;
+
+-- 2. Existing rows: their profile from their codes.
+UPDATE sensor_hourly SET profile_id = ((((CAST(cooler_condition AS BIGINT) * 1000
+        + valve_condition) * 10 + internal_pump_leakage) * 1000 + hydraulic_accumulator_bar)
+        * 10 + stable_flag)
+WHERE profile_id IS NULL;
+
+-- 3. NOT NULL and its foreign key (which checks every existing row), and its index.
+ALTER TABLE sensor_hourly
+    ALTER COLUMN profile_id SET NOT NULL,
+    ADD CONSTRAINT fk_sensor_hourly_profile FOREIGN KEY (profile_id)
+        REFERENCES condition_profiles (profile_id);
+
+CREATE INDEX IF NOT EXISTS ix_sensor_hourly_profile ON sensor_hourly (profile_id);
+
+-- 4. The view reads the codes and descriptions through the profile: same columns, same types,
+-- same values (so CREATE OR REPLACE may replace 003's).
+CREATE OR REPLACE VIEW oil_well_hourly AS
+SELECT
+    h.cohort, h.cycle, h.date_time, h.cumulative_minutes,
+    h.ps1, h.ps2, h.ps3, h.ps4, h.ps5, h.ps6, h.eps1, h.fs1, h.fs2,
+    h.ts1, h.ts2, h.ts3, h.ts4, h.vs1, h.ce, h.cp, h.se,
+    p.cooler_condition, p.valve_condition, p.internal_pump_leakage,
+    p.hydraulic_accumulator_bar, p.stable_flag,
+    cc.description AS cooler_condition_description,
+    vc.description AS valve_condition_description,
+    pl.description AS internal_pump_leakage_description,
+    ha.description AS hydraulic_accumulator_bar_description,
+    sf.description AS stable_flag_description
+FROM sensor_hourly h
+JOIN condition_profiles p ON p.profile_id = h.profile_id
+JOIN cooler_condition cc ON cc.code = p.cooler_condition
+JOIN valve_condition vc ON vc.code = p.valve_condition
+JOIN internal_pump_leakage pl ON pl.code = p.internal_pump_leakage
+JOIN hydraulic_accumulator_bar ha ON ha.code = p.hydraulic_accumulator_bar
+JOIN stable_flag sf ON sf.code = p.stable_flag;
+
+-- 5. The five codes go, with their foreign keys and the indexes over them.
+ALTER TABLE sensor_hourly
+    DROP COLUMN IF EXISTS cooler_condition,
+    DROP COLUMN IF EXISTS valve_condition,
+    DROP COLUMN IF EXISTS internal_pump_leakage,
+    DROP COLUMN IF EXISTS hydraulic_accumulator_bar,
+    DROP COLUMN IF EXISTS stable_flag;
