@@ -32,13 +32,16 @@ def materialize_cohorts(
     instance: dg.DagsterInstance,
     statistic: str = "mean",
     on_done: Callable[[int, CohortOutcome], None] | None = None,
+    job_name: str = COHORT_JOB,
 ) -> list[CohortOutcome]:
-    """Run every asset and check of each cohort; a failure of one does not stop the next."""
-    job = build_definitions(settings).resolve_job_def(COHORT_JOB)
-    run_config = {
-        "ops": {"hourly_readings": {"config": {"statistic": statistic}}},
+    """Run a cohort job (by default the load, every asset and check up to the CSV) for each
+    cohort; a failure of one does not stop the next."""
+    job = build_definitions(settings).resolve_job_def(job_name)
+    run_config: dict[str, object] = {
         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
     }
+    if job_name == COHORT_JOB:
+        run_config["ops"] = {"hourly_readings": {"config": {"statistic": statistic}}}
     outcomes = []
     for index, key in enumerate(keys, start=1):
         started = time.perf_counter()

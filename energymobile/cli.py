@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     back = sub.add_parser("backfill", help="materialize the chain for cohorts through Dagster")
     _add_range_arguments(back)
     back.add_argument("--statistic", choices=("mean", "first"), default="mean")
+    back.add_argument(
+        "--netcdf",
+        action="store_true",
+        help="then write each loaded cohort's full-resolution netCDF file (the netcdf_export "
+        "job; about 13 s a full-size cohort)",
+    )
     back.set_defaults(handler=_backfill)
 
     bench = sub.add_parser("bench", help="run the benchmarks; print figures and write JSON")
@@ -139,6 +145,14 @@ def _backfill(args: argparse.Namespace) -> int:
         outcomes = materialize_cohorts(
             keys, settings=settings, instance=instance, statistic=args.statistic, on_done=report
         )
+        loaded = [o.key for o in outcomes if o.success]
+        if getattr(args, "netcdf", False) and loaded:
+            from energymobile.definitions import NETCDF_JOB
+
+            print(f"netCDF files of {len(loaded)} cohorts:", flush=True)
+            outcomes += materialize_cohorts(
+                loaded, settings=settings, instance=instance, on_done=report, job_name=NETCDF_JOB
+            )
     _print_where(settings)
     failed = [o for o in outcomes if not o.success]
     if failed:

@@ -21,6 +21,7 @@ from energymobile.defs.freshness import (
     freshness_check_keys,
 )
 from energymobile.defs.landing_sensor import build_landing_sensor
+from energymobile.defs.netcdf_export import netcdf_arrays
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.io_managers import HistoricalCsvIOManager, WarehouseIOManager
 from energymobile.storage.resources import (
@@ -31,12 +32,23 @@ from energymobile.storage.resources import (
 )
 
 COHORT_JOB = "cohort_pipeline"
+NETCDF_JOB = "netcdf_export"
 
 cohort_pipeline = dg.define_asset_job(
     COHORT_JOB,
-    # The freshness checks judge every cohort at once; their own sensor runs them.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*freshness_check_keys()),
-    description="Every asset of one cohort, raw files to CSV, with their checks.",
+    # The freshness checks judge every cohort at once; their own sensor runs them. The
+    # netCDF export re-reads the whole archive (~13 s a full cohort, twice the load itself),
+    # so it has its own job and automation, and never delays the hourly tables.
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.checks(*freshness_check_keys())
+    - dg.AssetSelection.assets(netcdf_arrays),
+    description="The load of one cohort, raw files to the warehouse and the CSV, with checks.",
+)
+
+netcdf_export = dg.define_asset_job(
+    NETCDF_JOB,
+    selection=dg.AssetSelection.assets(netcdf_arrays),
+    description="One cohort's full-resolution netCDF file, from raw_logs' archive.",
 )
 
 
@@ -65,9 +77,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     executor's start-up (~8 s a run here) would dominate a small cohort."""
     freshness_checks = build_export_freshness_checks(settings.export_due_days)
     return dg.Definitions(
-        assets=[raw_logs, hourly_readings, profile_merged, mysql_tables, s3_historical_csv],
+        assets=[
+            raw_logs,
+            hourly_readings,
+            profile_merged,
+            mysql_tables,
+            s3_historical_csv,
+            netcdf_arrays,
+        ],
         asset_checks=[freshness_checks],
-        jobs=[cohort_pipeline],
+        jobs=[cohort_pipeline, netcdf_export],
         sensors=[
             build_landing_sensor(cohort_pipeline),
             build_automation_sensor(),

@@ -15,6 +15,7 @@ import pytest
 
 from energymobile.backfill import CohortOutcome, materialize_cohorts
 from energymobile.cohorts import window_hours
+from energymobile.definitions import COHORT_JOB
 from energymobile.sample.generate import generate_cohort
 from energymobile.settings import Settings
 
@@ -66,11 +67,18 @@ def instance() -> dg.DagsterInstance:
 def materialize(
     settings: Settings, instance: dg.DagsterInstance
 ) -> Callable[..., list[CohortOutcome]]:
-    """Run the cohort job for keys on the test's settings and ephemeral instance."""
+    """Run the cohort job (or another, `job=`) for keys on the test's settings and ephemeral
+    instance."""
 
-    def _materialize(*keys: str, statistic: str = "mean", on: Settings | None = None):
+    def _materialize(
+        *keys: str, statistic: str = "mean", on: Settings | None = None, job: str = COHORT_JOB
+    ):
         return materialize_cohorts(
-            list(keys), settings=on or settings, instance=instance, statistic=statistic
+            list(keys),
+            settings=on or settings,
+            instance=instance,
+            statistic=statistic,
+            job_name=job,
         )
 
     return _materialize

@@ -38,6 +38,18 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").is_file()
 
 
+def test_backfill_with_netcdf_also_writes_the_full_resolution_files(tmp_path):
+    _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    back = _run(tmp_path, "backfill", "--cohorts", "1", "--netcdf")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "netCDF files of 1 cohorts:" in back.stdout
+    assert (tmp_path / "home" / "s3" / "netcdf" / "cohort=2008-03-26.nc").is_file()
+    plain = tmp_path / "plain"
+    _run(plain, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    assert _run(plain, "backfill", "--cohorts", "1").returncode == 0
+    assert not (plain / "home" / "s3" / "netcdf").exists()  # the load alone writes none
+
+
 def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
     _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     back = _run(tmp_path, "backfill", "--cohorts", "1", shortfall="24")

@@ -35,13 +35,21 @@ MISNAMED = "2008-04-01"
 """A folder the technicians got wrong: not the start of a cohort."""
 LOAD_TIMEOUT_S = 90.0
 UI_TIMEOUT_S = 60.0
-ASSETS = ("raw_logs", "hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")
+ASSETS = (
+    "raw_logs",
+    "hourly_readings",
+    "profile_merged",
+    "mysql_tables",
+    "s3_historical_csv",
+    "netcdf_arrays",
+)
 LINEAGE = {
     "raw_logs": set(),
     "hourly_readings": {"raw_logs"},
     "profile_merged": {"hourly_readings", "raw_logs"},
     "mysql_tables": {"profile_merged", "raw_logs"},
     "s3_historical_csv": {"mysql_tables"},
+    "netcdf_arrays": {"raw_logs"},
 }
 GROUPS = {
     "raw_logs": "ingest",
@@ -49,6 +57,7 @@ GROUPS = {
     "profile_merged": "transform",
     "mysql_tables": "warehouse",
     "s3_historical_csv": "export",
+    "netcdf_arrays": "export",
 }
 SENSORS = {"landing_sensor", "cohort_automation", "export_freshness_sensor"}
 T = TypeVar("T")

@@ -28,6 +28,7 @@ CONTENT_TYPES = {
     "parquet": "application/vnd.apache.parquet",
     "json": "application/json",
     "zst": "application/zstd",
+    "nc": "application/x-netcdf",
 }
 
 

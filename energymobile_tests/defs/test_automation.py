@@ -178,3 +178,17 @@ def test_the_automation_sensor_is_on_by_default_for_every_asset(settings):
     }
     assert conditions.pop("raw_logs") is None  # the landing sensor requests it
     assert all(c == eager_any_cohort() for c in conditions.values()), conditions
+
+
+def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, automation):
+    """netcdf_arrays is not in the load job (it would double a cohort's time there); the
+    automation sensor requests it as soon as raw_logs has a new delivery."""
+    from energymobile.storage.netcdf import netcdf_key
+
+    generate(OLD)
+    assert automation.run(OLD, "raw_logs").success
+    result = automation.evaluate()
+    assert set(result.get_requested_partitions(dg.AssetKey("netcdf_arrays"))) == {OLD}
+    assert automation.run(OLD, "netcdf_arrays").success
+    assert open_object_store(settings.object_store).exists(netcdf_key(OLD))
+    assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
