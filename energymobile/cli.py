@@ -13,6 +13,8 @@ from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_k
 from energymobile.settings import Settings, redact_url
 
 DEMO_COHORTS = 4
+DELIVERY_FORMATS = ("tsv", "csv", "jsonl")
+"""energymobile.ingest.formats' names (kept here so `--help` does not import polars; tested)."""
 PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
@@ -30,6 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     _add_range_arguments(gen)
     gen.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument(
+        "--format",
+        dest="delivery_format",
+        choices=DELIVERY_FORMATS,
+        default=DELIVERY_FORMATS[0],
+        help="delivery format: tsv (17 <CODE>.txt, the rig's), csv (17 <CODE>.csv with a "
+        "header) or jsonl (one cycles.jsonl); see docs/formats.md",
+    )
     gen.set_defaults(handler=_generate)
 
     back = sub.add_parser("backfill", help="materialize the chain for cohorts through Dagster")
@@ -52,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate sample cohorts and backfill them")
     demo.add_argument("--cohorts", type=int, default=DEMO_COHORTS)
     demo.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
-    demo.set_defaults(handler=_demo, first=None, to=None)
+    demo.set_defaults(handler=_demo, first=None, to=None, delivery_format=DELIVERY_FORMATS[0])
 
     mysql_dev = sub.add_parser(
         "mysql-dev",
@@ -97,11 +107,17 @@ def _generate(args: argparse.Namespace) -> int:
         landing = Path(scratch) if remote else Path(settings.landing)
         for key in selected_keys(args):
             started = time.perf_counter()
-            folder = generate_cohort(landing, key, cycles=args.cycles, seed=args.seed)
+            folder = generate_cohort(
+                landing,
+                key,
+                cycles=args.cycles,
+                seed=args.seed,
+                delivery_format=args.delivery_format,
+            )
             where = str(folder)
             if remote:
                 store = open_object_store(settings.landing)
-                for path in sorted(landing.rglob("*.txt")):
+                for path in sorted(p for p in landing.rglob("*") if p.is_file()):
                     store.put_file(path.relative_to(landing).as_posix(), path)
                     path.unlink()
                 where = f"{settings.landing.rstrip('/')}/logs/{key}/"

@@ -1,12 +1,17 @@
 """The landing sensor: when a cohort's drop is complete, request the whole chain for it.
 
-A drop `logs/<cohort>/` is *complete* when all 17 sensor files are there and either
+A drop `logs/<cohort>/` is *complete* when every file of its delivery format is there (17
+`<CODE>.txt`, 17 `<CODE>.csv` or one `cycles.jsonl`; the format is told from the names, as
+`read_delivery` tells it, see ingest/formats) and either
 
 - a `_SUCCESS` marker is present, written after the last data file (an export that writes
   one is loaded on the next tick), or
-- the listing (names, sizes, modification times of the 17 files) is the same as on the
+- the listing (names, sizes, modification times of the format's files) is the same as on the
   previous tick and nothing has been modified for `settle_seconds`. The technicians' export
   writes no marker today, so this is the rule that normally applies.
+
+A folder mixing two formats, or holding none, is never complete: it is reported, like a drop
+with missing files, until it is cleared up.
 
 It works only through the `Landing` interface (`cohort_folders`, `list_cohort`), so the local
 folder and the S3 prefix behave the same. The cursor remembers, per cohort folder, the listing
@@ -15,7 +20,8 @@ unsettled folders, and only a few already-loaded folders (least recently checked
 the history is never listed whole on one tick, yet a corrected re-delivery of an old cohort is
 found within a few ticks. The run key is `<cohort>:<fingerprint of the listing>`: Dagster
 never starts two runs with the same key from this sensor, so an unchanged drop is loaded once
-even if the cursor is reset, and a re-delivery (new sizes or times) gets a new key.
+even if the cursor is reset, and a re-delivery (new sizes or times, or another format) gets a
+new key.
 
 Folders that are not cohort keys, cohorts still in progress and drops that stay incomplete are
 reported: in the tick's skip reason every tick, and as a warning in the sensor's logs once.
@@ -32,9 +38,10 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from energymobile.channels import CHANNELS
 from energymobile.cohorts import InvalidCohortKey, cohort_window, parse_cohort_key
 from energymobile.defs.partitions import cohort_partitions
+from energymobile.ingest.formats import FORMATS, detect
+from energymobile.ingest.formats.detect import shown
 from energymobile.storage.landing import LandedFile, Landing
 from energymobile.storage.resources import LandingResource
 
@@ -45,7 +52,6 @@ if TYPE_CHECKING:  # what define_asset_job returns; not exported by `dagster` it
 
 SENSOR_NAME = "landing_sensor"
 SUCCESS_MARKER = "_SUCCESS"
-EXPECTED_FILES: tuple[str, ...] = tuple(c.file_name for c in CHANNELS)
 MINIMUM_INTERVAL_SECONDS = 15
 SETTLE_SECONDS = 30
 """A drop without a marker must be unchanged for this long (and across two ticks)."""
@@ -56,6 +62,7 @@ RECHECK_PER_TICK = 4
 MAX_REQUESTS_PER_TICK = 8
 """More complete drops than this wait for the next tick, so a history does not flood the queue."""
 FINGERPRINT_TAG = "energymobile/landing_fingerprint"
+FORMAT_TAG = "energymobile/delivery_format"
 TRIGGER_TAG = "energymobile/trigger"
 CURSOR_VERSION = 1
 
@@ -114,6 +121,7 @@ class CohortDrop:
     files: int
     bytes: int
     marker: bool
+    format: str
 
     @property
     def run_key(self) -> str:
@@ -218,7 +226,10 @@ def _assess(
     stalled_after_seconds: float,
 ) -> tuple[FolderState, CohortDrop | None, str | None, str | None]:
     """The folder's new state, and a drop to load, a note or a warning (each maybe None)."""
-    data = [files[n] for n in EXPECTED_FILES if n in files]
+    detection = detect(files)
+    fmt = detection.format
+    owned = fmt.file_names if fmt else [n for names in detection.found.values() for n in names]
+    data = [files[n] for n in owned if n in files]
     marker = files.get(SUCCESS_MARKER)
     fp = fingerprint([*data, *([marker] if marker else [])])
     same = previous is not None and previous.fingerprint == fp
@@ -227,15 +238,20 @@ def _assess(
         checked_at=now,
         loaded=previous.loaded if previous else None,
     )
-    missing = [n for n in EXPECTED_FILES if n not in files]
-    if missing:
+    missing = detection.missing()
+    if fmt is None or missing:
         since = previous.incomplete_since if previous and previous.incomplete_since else now
         state.incomplete_since = since
         state.warned = bool(previous and previous.warned)
-        shown = ", ".join(missing[:4]) + (
-            f" and {len(missing) - 4} more" if len(missing) > 4 else ""
-        )
-        note = f"{name}: incomplete, {len(data)} of {len(EXPECTED_FILES)} files (missing {shown})"
+        if fmt is None:
+            problem = str(detection.problem)
+            note = f"{name}: {problem}"
+        else:
+            problem = f"lacks {len(missing)} files: {shown(missing)}"
+            note = (
+                f"{name}: incomplete, {len(data)} of {len(fmt.file_names)} files "
+                f"(missing {shown(missing)})"
+            )
         warning = None
         if not state.warned and (marker or now - since >= stalled_after_seconds):
             reason = (
@@ -243,21 +259,26 @@ def _assess(
                 if marker
                 else (f"has stayed incomplete for {(now - since) / 60:.0f} min and")
             )
-            warning = f"cohort {name} {reason} lacks {len(missing)} files: {shown}"
+            warning = f"cohort {name} {reason} {problem}"
             state.warned = True
         return state, None, note, warning
     if fp == state.loaded:
         return state, None, None, None
     newest = max(f.modified for f in data)
-    drop = CohortDrop(name, fp, len(data), sum(f.size for f in data), marker is not None)
+    drop = CohortDrop(name, fp, len(data), sum(f.size for f in data), marker is not None, fmt.name)
     if marker is not None and marker.modified >= newest:
         return state, drop, None, None
     quiet = now - newest
     if same and quiet >= settle_seconds:
         return state, drop, None, None
+    present = (
+        f"all {len(data)} files present, waiting for them"
+        if len(data) > 1
+        else f"{data[0].name} present, waiting for it"
+    )
     note = (
-        f"{name}: all {len(data)} files present, waiting for them to settle "
-        f"(last change {max(quiet, 0):.0f} s ago; loaded once unchanged for {settle_seconds:.0f} s)"
+        f"{name}: {present} to settle (last change {max(quiet, 0):.0f} s ago; loaded once "
+        f"unchanged for {settle_seconds:.0f} s)"
     )
     return state, None, note, None
 
@@ -281,9 +302,11 @@ def build_landing_sensor(
         default_status=default_status,
         description=(
             "Requests the whole chain for a cohort when its drop in ENERGYMOBILE_LANDING is "
-            f"complete: all 17 files present and unchanged for {settle_seconds:.0f} s, or a "
-            "_SUCCESS marker. Run key = cohort + fingerprint of the files, so an unchanged "
-            "drop loads once and a corrected re-delivery loads again."
+            "complete: every file of its format present ("
+            + " or ".join(f.summary for f in FORMATS)
+            + f") and unchanged for {settle_seconds:.0f} s, or a _SUCCESS marker. Run key = "
+            "cohort + fingerprint of the files, so an unchanged drop loads once and a "
+            "corrected re-delivery (or one in another format) loads again."
         ),
     )
     def landing_sensor(
@@ -302,14 +325,18 @@ def build_landing_sensor(
         requests = []
         for drop in scan.drops:
             context.log.info(
-                f"requesting {drop.key}: {drop.files} files, {drop.bytes:,} bytes, "
-                f"fingerprint {drop.fingerprint}" + (" (_SUCCESS)" if drop.marker else "")
+                f"requesting {drop.key}: {drop.format}, {drop.files} files, {drop.bytes:,} "
+                f"bytes, fingerprint {drop.fingerprint}" + (" (_SUCCESS)" if drop.marker else "")
             )
             requests.append(
                 dg.RunRequest(
                     run_key=drop.run_key,
                     partition_key=drop.key,
-                    tags={FINGERPRINT_TAG: drop.fingerprint, TRIGGER_TAG: SENSOR_NAME},
+                    tags={
+                        FINGERPRINT_TAG: drop.fingerprint,
+                        TRIGGER_TAG: SENSOR_NAME,
+                        FORMAT_TAG: drop.format,
+                    },
                 )
             )
         skip = None if requests else skip_reason(source.describe(), scan)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
 from energymobile.channels import PROFILE_FILE_NAME, Channel
 from energymobile.ingest.errors import InputError
-from energymobile.ingest.parse import Table, parse_table
+from energymobile.ingest.parse import Table, parse_table, sum_columns
 
 Statistic = Literal["mean", "first"]
 STATISTICS: tuple[Statistic, ...] = ("mean", "first")
@@ -45,11 +46,32 @@ def reduce_cycles(code: str, table: Table) -> ChannelCycles:
     return ChannelCycles(code, table.row_means(), table.first_column())
 
 
+def reduce_samples(code: str, samples: np.ndarray) -> ChannelCycles:
+    """`reduce_cycles` for a (cycles × samples) array, summed in the same order as a Table's
+    rows, so a cohort's means are the same floats whatever format delivered it."""
+    sums = sum_columns(samples.T, samples.shape[0])
+    return ChannelCycles(code, sums / samples.shape[1], samples[:, 0].copy())
+
+
+def concat_cycles(code: str, parts: Sequence[ChannelCycles]) -> ChannelCycles:
+    """One channel's reductions from consecutive runs of cycles (a file read in chunks)."""
+    return ChannelCycles(
+        code,
+        np.concatenate([p.mean for p in parts]),
+        np.concatenate([p.first for p in parts]),
+    )
+
+
 _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_beside(data: bytes) -> Future[str]:
+    """Start hashing on a second thread: hashlib releases the GIL, so the parse goes on."""
+    return _HASHER.submit(sha256_hex, data)
 
 
 def receipt_for(name: str, data: bytes, rows: int, columns: int) -> FileReceipt:
@@ -68,15 +90,29 @@ def read_channel(
     return receipt, reduce_cycles(channel.code, table)
 
 
+class TableParser(Protocol):
+    """How a one-file-per-channel format turns a file into its (cycles × samples) Table."""
+
+    def __call__(self, data: bytes, *, file: str, columns: int) -> Table: ...
+
+
 def read_channel_table(
-    data: bytes, channel: Channel, *, file: str | None = None
+    data: bytes,
+    channel: Channel,
+    *,
+    file: str | None = None,
+    name: str | None = None,
+    parse: TableParser = parse_table,
 ) -> tuple[FileReceipt, Table]:
-    """Validate one sensor file and keep every sample (cycles × samples), with its receipt."""
-    digest = _HASHER.submit(sha256_hex, data)  # hashlib releases the GIL: hash beside the parse
-    table = parse_table(data, file=file or channel.file_name, columns=channel.samples)
-    receipt = FileReceipt(
-        channel.file_name, len(data), table.rows, channel.samples, digest.result()
-    )
+    """Validate one sensor file and keep every sample (cycles × samples), with its receipt.
+
+    `name` is the delivered file's name (`<CODE>.txt` by default) and `parse` its format's
+    reader (tab-separated by default).
+    """
+    name = name or channel.file_name
+    digest = sha256_beside(data)
+    table = parse(data, file=file or name, columns=channel.samples)
+    receipt = FileReceipt(name, len(data), table.rows, channel.samples, digest.result())
     return receipt, table
 
 

@@ -18,6 +18,7 @@ from energymobile.cohorts import cohort_keys
 from energymobile.definitions import COHORT_JOB, build_definitions, cohort_pipeline
 from energymobile.defs.landing_sensor import (
     FINGERPRINT_TAG,
+    FORMAT_TAG,
     SENSOR_NAME,
     SETTLE_SECONDS,
     STALLED_AFTER_SECONDS,
@@ -90,7 +91,7 @@ def test_a_new_cohort_is_requested_once_settled_and_runs_the_whole_chain(
     assert request.partition_key == KEY
     assert request.run_key == f"{KEY}:{request.tags[FINGERPRINT_TAG]}"
 
-    # The request targets the cohort job, which materializes all five assets for the cohort.
+    # The request targets the cohort job, which materializes the five load assets for the cohort.
     defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def(SENSOR_NAME)
     assert sensor.job_name == COHORT_JOB
@@ -281,3 +282,87 @@ def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, in
         .execute_in_process(partition_key=KEY, tags=request.tags, instance=instance)
     )
     assert run.success
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery formats: a CSV or JSON Lines drop is complete by the same rules as the TSV one
+# ---------------------------------------------------------------------------------------------
+
+
+def _drop_as(landing: Path, ticker: Ticker, fmt: str) -> Path:
+    """Deliver a short cohort in `fmt` and set the clock to just after its files were written."""
+    from energymobile.sample.generate import generate_cohort
+    from energymobile_tests.conftest import SHORT_CYCLES
+
+    folder = generate_cohort(landing, KEY, cycles=SHORT_CYCLES, delivery_format=fmt)
+    ticker.now = max(ticker.now, _newest_mtime(landing) + 1)
+    return folder
+
+
+def test_a_jsonl_drop_is_requested_once_settled_and_loads(landing, ticker, settings, instance):
+    _drop_as(landing, ticker, "jsonl")
+    assert f"{KEY}: cycles.jsonl present, waiting for it to settle" in _skip(ticker.tick())
+    [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    assert request.tags[FORMAT_TAG] == "jsonl"
+    assert request.run_key == f"{KEY}:{request.tags[FINGERPRINT_TAG]}"
+    assert "1 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))
+    run = (
+        build_definitions(settings)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(partition_key=KEY, tags=request.tags, instance=instance)
+    )
+    assert run.success
+
+
+def test_a_csv_drop_with_a_success_marker_loads_without_waiting(landing, ticker):
+    folder = _drop_as(landing, ticker, "csv")
+    (folder / SUCCESS_MARKER).touch()
+    [request] = ticker.tick().run_requests
+    assert request.tags[FORMAT_TAG] == "csv"
+
+
+def test_an_incomplete_csv_drop_names_its_missing_files(landing, ticker):
+    folder = _drop_as(landing, ticker, "csv")
+    (folder / "FS2.csv").unlink()
+    reason = _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert f"{KEY}: incomplete, 16 of 17 files (missing FS2.csv)" in reason
+
+
+def test_a_redelivery_in_another_format_gets_a_new_run_key(landing, ticker):
+    _drop_as(landing, ticker, "tsv")
+    ticker.tick()
+    [first] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    _drop_as(landing, ticker, "csv")  # the same values, now as CSV (the .txt files removed)
+    ticker.tick(after=1)
+    [again] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    assert (first.tags[FORMAT_TAG], again.tags[FORMAT_TAG]) == ("tsv", "csv")
+    assert again.run_key != first.run_key
+
+
+def test_a_folder_mixing_formats_waits_and_is_warned_about_once(landing, ticker, capsys):
+    folder = _drop_as(landing, ticker, "tsv")
+    (folder / "cycles.jsonl").write_bytes(b"{}\n")
+    mixed = f"{KEY}: mixes delivery formats: 17 tsv files"
+    assert mixed in _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert "mixes delivery formats" not in capsys.readouterr().err
+    assert mixed in _skip(ticker.tick(after=STALLED_AFTER_SECONDS))
+    assert f"cohort {KEY} has stayed incomplete for 15 min and mixes delivery formats" in (
+        capsys.readouterr().err
+    )
+    assert mixed in _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert "mixes delivery formats" not in capsys.readouterr().err  # warned once
+
+    (folder / "cycles.jsonl").unlink()  # cleared up: the TSV drop settles and loads
+    ticker.tick(after=1)
+    [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    assert request.tags[FORMAT_TAG] == "tsv"
+
+
+def test_a_folder_of_unrecognised_files_is_reported(landing, ticker):
+    folder = landing / "logs" / KEY
+    folder.mkdir(parents=True)
+    (folder / "cycles.json").write_bytes(b"{}\n")
+    reason = _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert f"{KEY}: holds no recognised delivery: found cycles.json; expected 17 <CODE>.txt" in (
+        reason
+    )
