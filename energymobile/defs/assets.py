@@ -20,7 +20,7 @@ from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
-from energymobile.storage.exports import archive_delivery, compress
+from energymobile.storage.archive import archive_delivery, archive_prefix, compress
 from energymobile.storage.resources import (
     CohortRulesResource,
     LandingResource,
@@ -47,14 +47,15 @@ def raw_logs(
     object_store: ObjectStoreResource,
     rules: CohortRulesResource,
 ):
-    """The cohort's 17 sensor files and the shared profile, as the technicians delivered them.
+    """The cohort's sensor files (17 TSV or CSV files, or one JSON Lines file: the format is
+    told from the names) and the shared profile, as the technicians delivered them.
 
     Every file must be present and every value numeric, with the documented number of values
-    per line (an error names file, line and column). Each file's per-cycle mean and first
+    per line (an error names file, line and column). Each channel's per-cycle mean and first
     sample are kept; the files themselves are archived byte-exact (zstd) under
     `raw/cohort=<key>/` only once the whole delivery is valid and passes every cohort rule
     (the checks downstream report them), so a bad re-delivery leaves the previous archive
-    untouched.
+    untouched, and a run dying mid-archive leaves the previous one current (archive.py).
     """
     key = context.partition_key
     source = landing.open()
@@ -86,12 +87,13 @@ def raw_logs(
         value=delivery,
         metadata={
             "source": source.describe(key),
-            "files": len(delivery.receipts),
+            "format": delivery.format,
+            "files": len(delivery.delivered_files),
             "bytes": delivery.total_bytes,
             "rows": rows_rule.metadata.get("rows", -1),
             "archived_objects": len(archived),
             "archived_bytes": sum(o.bytes for o in archived),
-            "archive_prefix": f"raw/cohort={key}/",
+            "archive_prefix": archive_prefix(key),
             "archive_withheld_because": "; ".join(failed) or "-",
             "received_files": dg.MetadataValue.md(receipts.to_markdown(index=False)),
         },

@@ -15,7 +15,8 @@ import dagster as dg
 from energymobile.defs.assets import OWNERS, raw_logs
 from energymobile.defs.automation import eager_any_cohort
 from energymobile.defs.partitions import cohort_partitions
-from energymobile.storage.netcdf import ArchiveMissing, export_cohort
+from energymobile.storage.archive import ArchiveMissing
+from energymobile.storage.netcdf import export_cohort
 from energymobile.storage.resources import ObjectStoreResource
 
 WITHHELD_KEY = "archive_withheld_because"

@@ -25,13 +25,13 @@ import xarray as xr
 
 from energymobile.channels import CHANNELS, CONDITIONS, CYCLE_SECONDS, Channel, Condition
 from energymobile.cohorts import cohort_window, cycle_times
+from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.reduce import FileReceipt
 
 CYCLE_DIM = "cycle"
 TIME_COORD = "date_time"
 RATES_HZ: tuple[int, ...] = tuple(sorted({c.rate_hz for c in CHANNELS}, reverse=True))
 CONVENTIONS = "CF-1.8"
-PART_SEPARATOR = "#"
 CF_UNITS = {"°C": "degC"}
 """Units as UDUNITS (and so CF tools) spell them; every other documented unit already parses."""
 CYCLE_LABELS: tuple[str, ...] = (TIME_COORD, *(c.column for c in CONDITIONS))
@@ -173,18 +173,10 @@ def cycle_labels(key: str, profile: np.ndarray, cycles: int) -> xr.Dataset:
     return xr.Dataset(coords=coords)
 
 
-def delivered_name(receipt_name: str) -> str:
-    """The delivered file a receipt is for: a file holding several channels gives one receipt
-    per channel, named `<file>#<CODE>`, each with the whole file's size and SHA-256."""
-    return receipt_name.partition(PART_SEPARATOR)[0]
-
-
 def provenance(receipts: Sequence[FileReceipt]) -> dict[str, str | int]:
     """Which bytes the file was decoded from: each delivered file once, as `sha256sum` lists
     them (so `sha256sum -c` checks a copy of the delivery), and their total size."""
-    files: dict[str, FileReceipt] = {}
-    for receipt in receipts:
-        files.setdefault(delivered_name(receipt.name), receipt)
+    files = delivered_files(receipts)
     return {
         "source_sha256sums": "\n".join(f"{r.sha256}  {name}" for name, r in files.items()),
         "source_bytes": sum(r.bytes for r in files.values()),

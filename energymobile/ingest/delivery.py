@@ -21,7 +21,7 @@ from energymobile.ingest.errors import InputError
 from energymobile.ingest.formats import (
     DEFAULT_FORMAT,
     cohort_file,
-    delivered_name,
+    delivered_files,
     delivery_format,
     detect,
 )
@@ -55,10 +55,7 @@ class Delivery:
     @property
     def delivered_files(self) -> dict[str, FileReceipt]:
         """Each delivered file once, by name (with one of its receipts: bytes, SHA-256)."""
-        files: dict[str, FileReceipt] = {}
-        for receipt in self.receipts:
-            files.setdefault(delivered_name(receipt.name), receipt)
-        return files
+        return delivered_files(self.receipts)
 
     @property
     def total_bytes(self) -> int:

@@ -7,11 +7,17 @@ class InputError(ValueError):
     """A delivery that cannot be loaded as it is.
 
     `line` is 1-based (line N holds cycle N-1) and `column` is the 1-based value position in
-    that line, as a text editor or `awk -F'\\t'` would count them.
+    that line, as a text editor or `awk -F'\\t'` would count them, or, in a JSON Lines file,
+    the key and index of the value (`PS1[17]`).
     """
 
     def __init__(
-        self, file: str, message: str, *, line: int | None = None, column: int | None = None
+        self,
+        file: str,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | str | None = None,
     ) -> None:
         self.file = file
         self.line = line

@@ -1,7 +1,6 @@
-"""Layouts and formats of what lands in the object store: archives and the scientists' CSVs.
+"""The scientists' files in the object store, their layout and format.
 
-- `raw/cohort=<key>/<file>.zst`: the received files, byte-exact after decompression, each with
-  the original's SHA-256, size and rows as object metadata, and `manifest.json` listing them.
+- `raw/cohort=<key>/`: raw_logs' archive of each accepted delivery (archive.py).
 - `oil-well-data-all-historical/cohort=<key>/data.csv` (+ `data.parquet`): one cohort's flat
   rows, a Hive-style layout that pandas, Athena and SageMaker read as one dataset.
 - `oil-well-data-all-historical.csv`: every exported cohort, in key order, rebuilt by
@@ -12,27 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 
 import pandas as pd
-import zstandard
 
-from energymobile.ingest.reduce import FileReceipt
 from energymobile.storage.object_store import ObjectStore, StoredObject
 from energymobile.storage.warehouse import FLAT_COLUMNS, FLAT_DTYPES, typed_flat_frame
 
-ARCHIVE_PREFIX = "raw"
 HISTORICAL_PREFIX = "oil-well-data-all-historical"
 COMBINED_KEY = f"{HISTORICAL_PREFIX}.csv"
-ZSTD_LEVEL = 1
-"""Level 1: the best ratio of levels -5..3 here (0.235 on a 100 Hz file) at ~290 MB/s."""
 _COHORT_CSV = re.compile(rf"{HISTORICAL_PREFIX}/cohort=([0-9-]+)/data\.csv")
-
-
-def archive_key(key: str, name: str) -> str:
-    return f"{ARCHIVE_PREFIX}/cohort={key}/{name}.zst"
 
 
 def cohort_csv_key(key: str) -> str:
@@ -41,44 +30,6 @@ def cohort_csv_key(key: str) -> str:
 
 def cohort_parquet_key(key: str) -> str:
     return f"{HISTORICAL_PREFIX}/cohort={key}/data.parquet"
-
-
-def compress(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
-
-
-def decompress(data: bytes) -> bytes:
-    return zstandard.ZstdDecompressor().decompress(data)
-
-
-def archive_delivery(
-    store: ObjectStore, key: str, compressed: Mapping[str, bytes], receipts: list[FileReceipt]
-) -> list[StoredObject]:
-    """Store the compressed received files, each with the original's checksum as metadata,
-    and a manifest of all of them."""
-    by_name = {r.name: r for r in receipts}
-    stored = [
-        store.put_bytes(
-            archive_key(key, name),
-            data,
-            rows=by_name[name].rows if name in by_name else None,
-            metadata=_source_metadata(by_name.get(name)),
-        )
-        for name, data in compressed.items()
-    ]
-    manifest = {"cohort": key, "files": [r.__dict__ for r in receipts]}
-    stored.append(
-        store.put_bytes(
-            f"{ARCHIVE_PREFIX}/cohort={key}/manifest.json", json.dumps(manifest, indent=2).encode()
-        )
-    )
-    return stored
-
-
-def _source_metadata(receipt: FileReceipt | None) -> dict[str, str]:
-    if receipt is None:
-        return {}
-    return {"source-sha256": receipt.sha256, "source-bytes": str(receipt.bytes)}
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -1,7 +1,7 @@
 """Each cohort's full-resolution samples as one netCDF file in the object store:
 `netcdf/cohort=<key>.nc`.
 
-The source is the validated archive raw_logs wrote (`raw/cohort=<key>/`, see exports.py):
+The source is the validated archive raw_logs wrote (`raw/cohort=<key>/`, see archive.py):
 exactly what raw_logs accepted, checked again here against its manifest's SHA-256s. The files
 are decoded by the same `read_delivery` raw_logs validates with, which hands over one sensor's
 samples at a time; each is appended to a local file at once, so memory holds one sensor, never
@@ -17,7 +17,6 @@ the next sensor parses saved no time (the parse already uses both cores) and cos
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,8 +28,9 @@ from energymobile.channels import PROFILE_FILE_NAME, Channel
 from energymobile.cohorts import cohort_window
 from energymobile.ingest import arrays
 from energymobile.ingest.delivery import Delivery, read_delivery
+from energymobile.ingest.formats import delivered_name
 from energymobile.ingest.reduce import FileReceipt
-from energymobile.storage.exports import ARCHIVE_PREFIX, archive_key, decompress
+from energymobile.storage.archive import Archive, manifest_key, read_archive
 from energymobile.storage.object_store import ObjectStore, StoredObject
 
 NETCDF_PREFIX = "netcdf"
@@ -38,24 +38,10 @@ ENGINE = "h5netcdf"
 ZLIB_LEVEL = 1
 """Levels 2–5 shrink the 100 Hz variables by 3–16 % and take up to twice as long to write."""
 CHUNK_BYTES = 1 << 20
-MANIFEST_NAME = "manifest.json"
-ARCHIVE_SUFFIX = ".zst"
-
-
-class ArchiveMissing(FileNotFoundError):
-    """The cohort has no complete archive: raw_logs never accepted a delivery of it."""
 
 
 def netcdf_key(key: str) -> str:
     return f"{NETCDF_PREFIX}/cohort={key}.nc"
-
-
-def archive_prefix(key: str) -> str:
-    return f"{ARCHIVE_PREFIX}/cohort={key}/"
-
-
-def manifest_key(key: str) -> str:
-    return f"{archive_prefix(key)}{MANIFEST_NAME}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,65 +137,42 @@ class CohortFileWriter:
 # ----------------------------------------------------------------------------------------------
 
 
-def read_manifest(store: ObjectStore, key: str) -> list[FileReceipt]:
-    """The receipts raw_logs archived the cohort with; ArchiveMissing if there is none.
-    The manifest is written after every file, so its presence means a complete archive."""
-    if not store.exists(manifest_key(key)):
-        raise ArchiveMissing(
-            f"cohort {key} has no archive ({manifest_key(key)} is missing): raw_logs archives a "
-            "delivery only once it passes every rule; materialize raw_logs for this cohort first"
-        )
-    manifest = json.loads(store.get_bytes(manifest_key(key)))
-    return [FileReceipt(**entry) for entry in manifest["files"]]
-
-
-def archived_names(store: ObjectStore, key: str, manifest: list[FileReceipt]) -> list[str]:
-    """The delivered names of the archived files the manifest lists (the archive keeps each
-    as `<name>.zst`). Objects left under the prefix by an earlier delivery, say in another
-    format, are not part of this one: the store never deletes, so they can be there."""
-    prefix = archive_prefix(key)
-    listed = {arrays.delivered_name(r.name) for r in manifest}
-    objects = (k[len(prefix) :] for k in store.list_keys(prefix))
-    names = (o.removesuffix(ARCHIVE_SUFFIX) for o in objects if o.endswith(ARCHIVE_SUFFIX))
-    return [n for n in names if n in listed]
-
-
 def write_cohort_file(store: ObjectStore, key: str, path: Path) -> Delivery:
-    """Decode the cohort's archive into a netCDF file at `path`; the delivery read back.
+    """Decode the cohort's current archive into a netCDF file at `path`; the delivery read
+    back.
 
     Raises ArchiveMissing without an archive, and ValueError if the archived bytes are not
     those the manifest lists (nothing is written to the store either way)."""
-    manifest = read_manifest(store, key)
+    archive = read_archive(store, key)
 
     def read(name: str) -> bytes:
-        return decompress(store.get_bytes(archive_key(key, name)))
+        return archive.read(store, name)
 
     writer = CohortFileWriter(path, key)
     delivery = read_delivery(
         key,
-        available=archived_names(store, key, manifest),
+        available=list(archive.objects),
         read=read,
         read_profile_bytes=lambda: read(PROFILE_FILE_NAME),
         on_table=writer.add,
     )
-    check_against_manifest(key, delivery.receipts, manifest)
+    check_against_manifest(archive, delivery.receipts)
     writer.finish(delivery)
     return delivery
 
 
-def check_against_manifest(
-    key: str, receipts: tuple[FileReceipt, ...], manifest: list[FileReceipt]
-) -> None:
+def check_against_manifest(archive: Archive, receipts: tuple[FileReceipt, ...]) -> None:
     """Every file read must be the one raw_logs archived, byte for byte (SHA-256 and size)."""
-    listed = {r.name: r for r in manifest}
+    listed = {r.name: r for r in archive.receipts}
     for receipt in receipts:
         expected = listed.get(receipt.name)
         if expected is None or (expected.sha256, expected.bytes) != (
             receipt.sha256,
             receipt.bytes,
         ):
+            held_in = archive.objects.get(delivered_name(receipt.name), receipt.name)
             raise ValueError(
-                f"{archive_key(key, receipt.name)} does not match {manifest_key(key)} "
+                f"{held_in} does not match {manifest_key(archive.key)} "
                 f"(sha256 {receipt.sha256[:12]}…, expected "
                 f"{expected.sha256[:12] + '…' if expected else 'no such file'}): "
                 "re-materialize raw_logs for this cohort"

@@ -16,11 +16,10 @@ from energymobile.ingest.delivery import read_delivery
 from energymobile.ingest.formats import delivered_name
 from energymobile.sample.generate import generate_cohort
 from energymobile.sample.real import real_bytes
+from energymobile.storage.archive import read_archive
 from energymobile.storage.exports import (
     COMBINED_KEY,
-    archive_key,
     cohort_csv_key,
-    decompress,
     read_csv_export,
 )
 from energymobile.storage.object_store import open_object_store
@@ -65,7 +64,7 @@ def test_each_format_loads_the_same_rows_and_a_cohort_may_switch_format(
         assert {delivered_name(f["name"]) for f in manifest} == {*delivered, "profile.txt"}
         assert [(f["rows"], f["columns"]) for f in manifest][:2] == [(SHORT_CYCLES, 6000)] * 2
         for name in delivered:
-            archived = decompress(store.get_bytes(archive_key(KEY, name)))
+            archived = read_archive(store, KEY).read(store, name)
             assert archived == (folder / name).read_bytes(), name
         files = _query(settings, "SELECT file_name FROM cohort_files WHERE cohort = ?")
         assert sorted(f for (f,) in files) == sorted(f["name"] for f in manifest)

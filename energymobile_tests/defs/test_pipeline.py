@@ -121,11 +121,12 @@ def test_a_bad_redelivery_leaves_the_loaded_cohort_as_it_was(settings, generate,
 
 def test_archive_holds_the_received_bytes(settings, generate, materialize):
     from energymobile.channels import CHANNELS
-    from energymobile.storage.exports import archive_key, decompress
+    from energymobile.storage.archive import read_archive
 
     folder = generate("2008-06-26")
     assert materialize("2008-06-26")[0].success
     store = open_object_store(settings.object_store)
+    archive = read_archive(store, "2008-06-26")
     for channel in CHANNELS:
-        archived = decompress(store.get_bytes(archive_key("2008-06-26", channel.file_name)))
+        archived = archive.read(store, channel.file_name)
         assert archived == (folder / channel.file_name).read_bytes(), channel.code

@@ -13,17 +13,18 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from energymobile.defs.partitions import cohort_partitions
+from energymobile.storage.archive import decompress, read_archive
 from energymobile.storage.exports import (
     COMBINED_KEY,
     HISTORICAL_PREFIX,
     cohort_csv_key,
     cohort_parquet_key,
     csv_header,
-    decompress,
     read_csv_export,
 )
 from energymobile.storage.io_managers import HistoricalCsvIOManager
 from energymobile.storage.resources import ObjectStoreResource
+from energymobile.storage.s3 import S3ObjectStore
 from energymobile.storage.warehouse import FLAT_COLUMNS
 from energymobile_tests.conftest import (
     S3_ABSENT_BUCKET,
@@ -76,7 +77,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
     expected_keys = [COMBINED_KEY]
     for key, files in received.items():
         expected_keys += [cohort_csv_key(key), cohort_parquet_key(key)]
-        expected_keys += [f"raw/cohort={key}/{name}.zst" for name in files]
+        delivery = read_archive(S3ObjectStore(S3_BUCKET, s3_prefix), key).delivery
+        expected_keys += [f"raw/cohort={key}/delivery={delivery}/{name}.zst" for name in files]
         expected_keys.append(f"raw/cohort={key}/manifest.json")
     assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/") == sorted(
         f"{s3_prefix}/{k}" for k in expected_keys
@@ -125,7 +127,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
 
     for key, files in received.items():
         for name, data in files.items():
-            archived = f"{s3_prefix}/raw/cohort={key}/{name}.zst"
+            delivery = read_archive(S3ObjectStore(S3_BUCKET, s3_prefix), key).delivery
+            archived = f"{s3_prefix}/raw/cohort={key}/delivery={delivery}/{name}.zst"
             assert decompress(moto_s3.object_bytes(S3_BUCKET, archived)) == data
             head = moto_s3.admin.head_object(Bucket=S3_BUCKET, Key=archived)
             assert head["Metadata"]["source-sha256"] == hashlib.sha256(data).hexdigest()
@@ -164,13 +167,19 @@ def test_a_corrected_redelivery_replaces_the_cohort_in_the_bucket(
     outcome = materialize(key, on=s3_settings)[0]
     assert outcome.success, outcome.failure
 
-    assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/") == before  # replaced, not duplicated
+    # Replaced, not duplicated; the archive keeps the earlier delivery in its own folder.
+    after = moto_s3.keys(S3_BUCKET, f"{s3_prefix}/")
+    archive_folder = f"{s3_prefix}/raw/cohort={key}/"
+    assert [k for k in after if not k.startswith(archive_folder)] == [
+        k for k in before if not k.startswith(archive_folder)
+    ]
+    assert set(before) < set(after)
     combined = read_csv_export(moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{COMBINED_KEY}"))
     assert combined["cycle"].tolist() == list(range(SHORT_CYCLES + 2))
     cohort = read_csv_export(moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{cohort_csv_key(key)}"))
     pd.testing.assert_frame_equal(cohort, combined)
-    archived = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/raw/cohort={key}/TS1.txt.zst")
-    assert decompress(archived) == (folder / "TS1.txt").read_bytes()
+    store = S3ObjectStore(S3_BUCKET, s3_prefix)
+    assert read_archive(store, key).read(store, "TS1.txt") == (folder / "TS1.txt").read_bytes()
 
 
 def test_wrong_credentials_fail_clearly_without_the_secret(

@@ -17,10 +17,9 @@ from energymobile.ingest import arrays
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.sample.generate import generate_cohort, profile_path
-from energymobile.storage.exports import archive_delivery, archive_key, compress
+from energymobile.storage.archive import ArchiveMissing, archive_delivery, compress, read_archive
 from energymobile.storage.netcdf import (
     ZLIB_LEVEL,
-    ArchiveMissing,
     CohortFileWriter,
     chunk_rows,
     export_cohort,
@@ -225,16 +224,19 @@ def test_an_archived_file_that_is_not_the_one_in_the_manifest_is_refused(
     tmp_path: Path, store: LocalObjectStore
 ):
     other = generate_cohort(tmp_path / "other", KEY, cycles=CYCLES, seed=4)  # valid, other bytes
-    store.put_bytes(archive_key(KEY, "FS2.txt"), compress((other / "FS2.txt").read_bytes()))
-    with pytest.raises(ValueError, match=rf"raw/cohort={KEY}/FS2.txt.zst does not match"):
+    held_in = read_archive(store, KEY).objects["FS2.txt"]
+    store.put_bytes(held_in, compress((other / "FS2.txt").read_bytes()))
+    with pytest.raises(ValueError, match=rf"{held_in} does not match"):
         write_cohort_file(store, KEY, tmp_path / "cohort.nc")
 
 
 def test_objects_the_manifest_does_not_list_are_not_read(tmp_path: Path, store, tables):
     """An earlier delivery may have left other files under the prefix (the store never
     deletes): only those of the archived delivery are part of it."""
-    store.put_bytes(archive_key(KEY, "PS1.csv"), compress(b"not, this, one\n"))
-    store.put_bytes(archive_key(KEY, "notes.txt"), compress(b"left over\n"))
+    folder = read_archive(store, KEY).objects["PS1.txt"].rsplit("/", 1)[0]
+    for where in (folder, f"raw/cohort={KEY}"):  # beside the files, and where archives were
+        store.put_bytes(f"{where}/PS1.csv.zst", compress(b"not, this, one\n"))
+        store.put_bytes(f"{where}/notes.txt.zst", compress(b"left over\n"))
     delivery = write_cohort_file(store, KEY, tmp_path / "cohort.nc")
     expected = arrays.cohort_dataset(KEY, tables, delivery.profile, delivery.receipts)
     with xr.open_dataset(tmp_path / "cohort.nc", engine="h5netcdf") as opened:

@@ -13,6 +13,7 @@ from energymobile.ingest.formats.base import (
     DeliveryFormat,
     cohort_file,
     cohort_folder,
+    delivered_files,
     delivered_name,
     part_name,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "Detection",
     "cohort_file",
     "cohort_folder",
+    "delivered_files",
     "delivered_name",
     "delivery_format",
     "detect",

@@ -8,7 +8,7 @@ folder, an S3 prefix or the archive.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +30,14 @@ def part_name(file_name: str, channel: Channel) -> str:
 def delivered_name(receipt_name: str) -> str:
     """The delivered file a receipt refers to: itself, or the file it is a part of."""
     return receipt_name.partition(PART_SEPARATOR)[0]
+
+
+def delivered_files(receipts: Iterable[FileReceipt]) -> dict[str, FileReceipt]:
+    """Each delivered file once, by name, with one of its receipts (its bytes and SHA-256)."""
+    files: dict[str, FileReceipt] = {}
+    for receipt in receipts:
+        files.setdefault(delivered_name(receipt.name), receipt)
+    return files
 
 
 def cohort_file(key: str, name: str) -> str:
