@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from energymobile.cohorts import window_hours
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.conftest import SHORT_CYCLES
 
@@ -93,6 +94,23 @@ def _profile_code(line: int, column: int, value: bytes):
     return corrupt
 
 
+def _more_cycles_than_the_window():
+    """Every file (and the profile) repeated to one cycle more than the window has hours."""
+
+    def corrupt(folder: Path, landing: Path) -> None:
+        wanted = window_hours(KEY) + 1
+        for path in [*folder.iterdir(), landing / "profile" / "profile.txt"]:
+            lines = path.read_bytes().splitlines(keepends=True)
+            path.write_bytes(b"".join(lines * (wanted // len(lines) + 1))[: _nth(lines, wanted)])
+
+    def _nth(lines: list[bytes], count: int) -> int:
+        """Bytes in the first `count` lines of `lines` repeated."""
+        whole, rest = divmod(count, len(lines))
+        return whole * sum(map(len, lines)) + sum(map(len, lines[:rest]))
+
+    return corrupt
+
+
 CASES = {
     "missing sensor file": (_remove("FS2.txt"), f"logs/{KEY}/FS2.txt: missing"),
     "empty file": (_empty("TS3.txt"), f"logs/{KEY}/TS3.txt: file is empty"),
@@ -108,6 +126,10 @@ CASES = {
         f"logs/{KEY}/CE.txt:6:2: unreadable byte 0xE9",
     ),
     "different row counts": (_drop_last_row("PS2.txt"), "PS2.txt has 23"),
+    "more cycles than the window": (
+        _more_cycles_than_the_window(),
+        f"{window_hours(KEY) + 1} cycles do not fit the cohort's {window_hours(KEY)}-hour window",
+    ),
     "profile shorter than the cohort": (_short_profile(10), "profile.txt has 10 rows"),
     "undocumented condition code": (
         _profile_code(3, 2, b"95"),
