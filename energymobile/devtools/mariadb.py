@@ -19,15 +19,18 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from urllib.parse import quote
+from typing import ClassVar
 
 import MySQLdb
 
-from energymobile.devtools.servers import HOST, die_with_parent, free_port
-from energymobile.settings import redact_url
+from energymobile.devtools.servers import (
+    ServerStartError,
+    ThrowawayServer,
+    die_with_parent,
+    free_port,
+)
 
 DEFAULT_DATABASE = "energymobile"
 DEFAULT_USER = "energymobile"
@@ -59,7 +62,7 @@ class MariaDBNotInstalled(RuntimeError):
     """The server binaries are missing: the message says how to install them."""
 
 
-class MariaDBStartError(RuntimeError):
+class MariaDBStartError(ServerStartError):
     """The server did not come up; the message carries the tail of its error log."""
 
 
@@ -85,21 +88,11 @@ def _as_root_args() -> list[str]:
 
 
 @dataclass
-class MariaDBServer:
+class MariaDBServer(ThrowawayServer):
     """A running throwaway server and the credentials of its application user."""
 
-    workdir: Path
-    port: int
-    database: str
-    user: str
-    password: str = field(repr=False)
-    host: str = HOST
-    _admin_password: str = field(default="", repr=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def datadir(self) -> Path:
-        return self.workdir / "data"
+    DRIVER: ClassVar[str] = DRIVER
+    START_TIMEOUT_S: ClassVar[float] = START_TIMEOUT_S
 
     @property
     def socket_path(self) -> Path:
@@ -109,41 +102,7 @@ class MariaDBServer:
     def error_log(self) -> Path:
         return self.workdir / "error.log"
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
-
-    def url(self, database: str | None = None, password: str | None = None) -> str:
-        """The SQLAlchemy URL of the application user (it holds the password: export it,
-        never log it; `safe_url` is for display)."""
-        secret = quote(self.password if password is None else password, safe="")
-        user = quote(self.user, safe="")
-        return f"{DRIVER}://{user}:{secret}@{self.host}:{self.port}/{database or self.database}"
-
-    @property
-    def safe_url(self) -> str:
-        return redact_url(self.url())
-
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Start `mariadbd` on the existing data directory (again, after `kill`)."""
-        if self.running:
-            return
-        for attempt in range(3):
-            self._spawn()
-            try:
-                self._wait_ready(timeout)
-                return
-            except MariaDBStartError:
-                if attempt < 2 and self._port_was_taken():
-                    self.port = free_port()  # another process took the port since: retry
-                    continue
-                raise
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would: no shutdown, uncommitted work left to recovery."""
@@ -163,17 +122,6 @@ class MariaDBServer:
         self._process = None
         if not keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> MariaDBServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- administration ----------------------------------------------------------------------
 
@@ -213,12 +161,6 @@ class MariaDBServer:
             conn.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
         finally:
             conn.close()
-
-    def error_log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no error log)"
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -30,16 +30,18 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any
-from urllib.parse import quote
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
 # The process plumbing is MariaDB's (free port, server dies with its parent).
-from energymobile.devtools.servers import HOST, die_with_parent, free_port
-from energymobile.settings import redact_url
+from energymobile.devtools.servers import (
+    ServerStartError,
+    ThrowawayServer,
+    die_with_parent,
+    free_port,
+)
 
 DEFAULT_DATABASE = "energymobile"
 DEFAULT_USER = "energymobile"
@@ -67,7 +69,7 @@ class PostgresNotInstalled(RuntimeError):
     """The server binaries are missing: the message says how to install them."""
 
 
-class PostgresStartError(RuntimeError):
+class PostgresStartError(ServerStartError):
     """The server did not come up; the message carries the tail of its log."""
 
 
@@ -101,64 +103,19 @@ def server_account() -> pwd.struct_passwd | None:
 
 
 @dataclass
-class PostgresServer:
+class PostgresServer(ThrowawayServer):
     """A running throwaway server and the credentials of its application role."""
 
-    workdir: Path
-    port: int
-    database: str
-    user: str
-    password: str = field(repr=False)
-    host: str = HOST
-    account: pwd.struct_passwd | None = field(default=None, repr=False)
-    _admin_password: str = field(default="", repr=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    DRIVER: ClassVar[str] = DRIVER
+    START_TIMEOUT_S: ClassVar[float] = START_TIMEOUT_S
 
-    @property
-    def datadir(self) -> Path:
-        return self.workdir / "data"
+    account: pwd.struct_passwd | None = field(default=None, repr=False)
 
     @property
     def error_log(self) -> Path:
         return self.workdir / "server.log"
 
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
-
-    @property
-    def pid(self) -> int | None:
-        """The postmaster's process id."""
-        return self._process.pid if self._process else None
-
-    def url(self, database: str | None = None, password: str | None = None) -> str:
-        """The SQLAlchemy URL of the application role (it holds the password: export it,
-        never log it; `safe_url` is for display)."""
-        secret = quote(self.password if password is None else password, safe="")
-        user = quote(self.user, safe="")
-        return f"{DRIVER}://{user}:{secret}@{self.host}:{self.port}/{database or self.database}"
-
-    @property
-    def safe_url(self) -> str:
-        return redact_url(self.url())
-
     # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self, timeout: float = START_TIMEOUT_S) -> None:
-        """Start `postgres` on the existing data directory (again, after `kill`: it then
-        recovers from its write-ahead log, as after a crash)."""
-        if self.running:
-            return
-        for attempt in range(3):
-            self._spawn()
-            try:
-                self._wait_ready(timeout)
-                return
-            except PostgresStartError:
-                if attempt < 2 and self._port_was_taken():
-                    self.port = free_port()  # another process took the port since: retry
-                    continue
-                raise
 
     def kill(self) -> None:
         """SIGKILL to the server and every backend, as a power cut would: nothing shuts
@@ -189,17 +146,6 @@ class PostgresServer:
         self._process = None
         if not keep_files:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- administration ----------------------------------------------------------------------
 
@@ -235,12 +181,6 @@ class PostgresServer:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-
-    def error_log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no server log)"
 
     # -- internals ---------------------------------------------------------------------------
 

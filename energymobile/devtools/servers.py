@@ -1,5 +1,6 @@
-"""What every throwaway server of energymobile.devtools shares: loopback, a free port, and a
-child that dies with its parent."""
+"""What every throwaway server of energymobile.devtools shares: loopback, a free port, a child
+that dies with its parent, and (ThrowawayServer) the URLs, start loop and log of a database
+server run from a temporary folder."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import contextlib
 import ctypes
 import signal
 import socket
+import subprocess
 import sys
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import ClassVar, Self
+from urllib.parse import quote
+
+from energymobile.settings import redact_url
 
 HOST = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
@@ -26,3 +36,108 @@ def die_with_parent() -> None:  # pragma: no cover - runs in the child before ex
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServerStartError(RuntimeError):
+    """A throwaway server did not come up; the message carries the tail of its log."""
+
+
+@dataclass
+class ThrowawayServer(ABC):
+    """A database server run from a temporary folder on a loopback port, and the credentials
+    of its application user. Subclasses say how to spawn, wait for, kill and stop their own
+    server; what every such server shares (URLs, the start loop, the log) is here."""
+
+    DRIVER: ClassVar[str]
+    START_TIMEOUT_S: ClassVar[float] = 60.0
+
+    workdir: Path
+    port: int
+    database: str
+    user: str
+    password: str = field(repr=False)
+    host: str = HOST
+    _admin_password: str = field(default="", repr=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def datadir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    @abstractmethod
+    def error_log(self) -> Path: ...
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's (main) process id."""
+        return self._process.pid if self._process else None
+
+    def url(self, database: str | None = None, password: str | None = None) -> str:
+        """The SQLAlchemy URL of the application user (it holds the password: export it,
+        never log it; `safe_url` is for display)."""
+        secret = quote(self.password if password is None else password, safe="")
+        user = quote(self.user, safe="")
+        return (
+            f"{self.DRIVER}://{user}:{secret}@{self.host}:{self.port}/{database or self.database}"
+        )
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url())
+
+    def start(self, timeout: float | None = None) -> None:
+        """Start the server on its existing data directory (again, after `kill`), on another
+        free port if some other process took this one meanwhile."""
+        if self.running:
+            return
+        for attempt in range(3):
+            self._spawn()
+            try:
+                self._wait_ready(timeout or self.START_TIMEOUT_S)
+                return
+            except ServerStartError:
+                if attempt < 2 and self._port_was_taken():
+                    self.port = free_port()
+                    continue
+                raise
+
+    @abstractmethod
+    def kill(self) -> None:
+        """SIGKILL, as a power cut would: no shutdown, uncommitted work left to recovery."""
+
+    @abstractmethod
+    def stop(self, *, keep_files: bool = False) -> None:
+        """Shut down and delete the folder (unless `keep_files`)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def error_log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.error_log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    @abstractmethod
+    def _spawn(self) -> None: ...
+
+    @abstractmethod
+    def _wait_ready(self, timeout: float) -> None:
+        """Return once the server answers; raise ServerStartError (with the log) if not."""
+
+    @abstractmethod
+    def _port_was_taken(self) -> bool:
+        """Whether the last start failed because another process holds the port."""
