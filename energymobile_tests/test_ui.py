@@ -25,15 +25,17 @@ import pytest
 
 from energymobile.sample.generate import generate_cohort
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
+from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.conftest import REPO_ROOT, SHORT_CYCLES, DagsterDev
 
-pytestmark = pytest.mark.timeout(240)  # backstop: start (90 s) + load (90 s) + UI steps
+pytestmark = pytest.mark.timeout(420)  # backstop: start (90) + load (90) + automation (120) + UI
 
 KEY = "2008-03-26"
 MISNAMED = "2008-04-01"
 """A folder the technicians got wrong: not the start of a cohort."""
 LOAD_TIMEOUT_S = 90.0
+AUTOMATION_TIMEOUT_S = 120.0
 UI_TIMEOUT_S = 60.0
 ASSETS = (
     "raw_logs",
@@ -117,7 +119,16 @@ def dropped_cohort(dagster_dev: DagsterDev) -> float:
         )
 
     wait_for(f"cohort {KEY} loaded", loaded, LOAD_TIMEOUT_S, dagster_dev.log_tail)
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    # The netCDF file is not part of the load's job: the automation sensor requests it once
+    # raw_logs has the delivery.
+    wait_for(
+        f"cohort {KEY}'s netCDF file written by automation",
+        lambda: store.exists(netcdf_key(KEY)),
+        AUTOMATION_TIMEOUT_S,
+        dagster_dev.log_tail,
+    )
+    return seconds
 
 
 def test_dagster_yaml_and_its_production_variant_are_valid(tmp_path: Path):
