@@ -1,4 +1,5 @@
-"""The whole chain with the warehouse on MariaDB, switched by ENERGYMOBILE_DATABASE_URL alone.
+"""The whole chain with the warehouse on MariaDB, switched by ENERGYMOBILE_DATABASE_URL alone
+(the re-run and re-delivery scenarios on PostgreSQL too; its own tests: test_pipeline_postgres).
 
 Same assets, IO managers and sql/ as on SQLite; each test has its own empty database on the
 session's server, so the schema is created from sql/ by the first run of every test.
@@ -102,32 +103,45 @@ def test_two_cohorts_reach_mariadb_and_the_csv_holds_exactly_the_view(
         assert mariadb.password not in stored
 
 
+@pytest.fixture(params=["mysql_url", "postgres_url"], ids=["mariadb", "postgres"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on the MariaDB or the PostgreSQL test server (same scenarios)."""
+    return str(request.getfixturevalue(request.param))
+
+
+@pytest.fixture
+def server_settings(settings, tmp_path, server_url, monkeypatch) -> Settings:
+    """As `settings`, on `server_url`; set after it, so the environment names this server."""
+    monkeypatch.setenv(DATABASE_URL_VAR, server_url)
+    return short_cohort_settings(tmp_path / "home", database_url=Settings.from_env().database_url)
+
+
 def test_rematerializing_a_cohort_leaves_the_same_rows(
-    settings, generate, materialize, mysql_url, instance
+    server_settings, generate, materialize, server_url, instance
 ):
     generate(FIRST)
-    assert materialize(FIRST)[0].success
-    before = fact_rows(mysql_url, FIRST)
-    csv_before = csv_rows(settings, FIRST)
-    assert materialize(FIRST)[0].success
-    assert fact_rows(mysql_url, FIRST) == before
-    pd.testing.assert_frame_equal(csv_rows(settings, FIRST), csv_before)
+    assert materialize(FIRST, on=server_settings)[0].success
+    before = fact_rows(server_url, FIRST)
+    csv_before = csv_rows(server_settings, FIRST)
+    assert materialize(FIRST, on=server_settings)[0].success
+    assert fact_rows(server_url, FIRST) == before
+    pd.testing.assert_frame_equal(csv_rows(server_settings, FIRST), csv_before)
     metadata = load_metadata(instance, FIRST)
     assert (metadata["rows_written"], metadata["rows_replaced"]) == (SHORT_CYCLES, SHORT_CYCLES)
 
 
-def test_a_corrected_redelivery_replaces_the_cohort_in_mariadb(
-    settings, generate, materialize, mysql_url
+def test_a_corrected_redelivery_replaces_the_cohort(
+    server_settings, generate, materialize, server_url
 ):
     generate(FIRST, seed=1)
-    assert materialize(FIRST)[0].success
-    old = fact_rows(mysql_url, FIRST)
+    assert materialize(FIRST, on=server_settings)[0].success
+    old = fact_rows(server_url, FIRST)
     generate(FIRST, cycles=SHORT_CYCLES + 2, seed=2)
-    assert materialize(FIRST)[0].success
-    new = fact_rows(mysql_url, FIRST)
+    assert materialize(FIRST, on=server_settings)[0].success
+    new = fact_rows(server_url, FIRST)
     assert len(new) == SHORT_CYCLES + 2
     assert new[: len(old)] != old
-    assert len(csv_rows(settings, FIRST)) == SHORT_CYCLES + 2
+    assert len(csv_rows(server_settings, FIRST)) == SHORT_CYCLES + 2
 
 
 def test_a_wrong_password_fails_the_run_clearly_and_is_never_shown(

@@ -1,7 +1,8 @@
 """The whole chain with the warehouse on PostgreSQL, switched by ENERGYMOBILE_DATABASE_URL alone.
 
 Same assets, IO managers and sql/ as on SQLite and MariaDB; each test has its own empty database
-on the session's server, so the schema is created from sql/ by the first run of every test.
+on the session's server, so the schema is created from sql/ by the first run of every test. The
+re-run and re-delivery scenarios run on both servers in test_pipeline_mysql.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from energymobile_tests.defs.test_pipeline_mysql import (
     SECOND,
     csv_file,
     csv_rows,
-    fact_rows,
     load_metadata,
     stored_text,
 )
@@ -74,34 +74,6 @@ def test_two_cohorts_reach_postgres_and_the_csvs_are_sqlites_byte_for_byte(
         open_object_store(s.object_store).get_bytes(COMBINED_KEY) for s in (settings, embedded)
     ]
     assert combined[0] == combined[1]
-
-
-def test_rematerializing_a_cohort_leaves_the_same_rows(
-    settings, generate, materialize, postgres_url, instance
-):
-    generate(FIRST)
-    assert materialize(FIRST)[0].success
-    before = fact_rows(postgres_url, FIRST)
-    csv_before = csv_rows(settings, FIRST)
-    assert materialize(FIRST)[0].success
-    assert fact_rows(postgres_url, FIRST) == before
-    pd.testing.assert_frame_equal(csv_rows(settings, FIRST), csv_before)
-    metadata = load_metadata(instance, FIRST)
-    assert (metadata["rows_written"], metadata["rows_replaced"]) == (SHORT_CYCLES, SHORT_CYCLES)
-
-
-def test_a_corrected_redelivery_replaces_the_cohort_in_postgres(
-    settings, generate, materialize, postgres_url
-):
-    generate(FIRST, seed=1)
-    assert materialize(FIRST)[0].success
-    old = fact_rows(postgres_url, FIRST)
-    generate(FIRST, cycles=SHORT_CYCLES + 2, seed=2)
-    assert materialize(FIRST)[0].success
-    new = fact_rows(postgres_url, FIRST)
-    assert len(new) == SHORT_CYCLES + 2
-    assert new[: len(old)] != old
-    assert len(csv_rows(settings, FIRST)) == SHORT_CYCLES + 2
 
 
 def test_a_wrong_password_fails_the_run_clearly_and_is_never_shown(
