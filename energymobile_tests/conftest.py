@@ -7,8 +7,10 @@ benchmark and to the one real-data test.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import pytest
@@ -35,6 +37,28 @@ def short_cohort_settings(home: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+T = TypeVar("T")
+
+
+def wait_for(
+    what: str,
+    probe: Callable[[], T | None],
+    timeout_s: float,
+    log: Callable[[], str] = lambda: "",
+    *,
+    interval_s: float = 1.0,
+) -> T:
+    """Poll `probe` until it returns something truthy, or fail saying what did not happen
+    (with `log()`, e.g. the end of a server's output, read at that moment)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"{what}: not within {timeout_s:.0f} s\n{log()}")
 
 
 @pytest.fixture
@@ -346,7 +370,6 @@ import json  # noqa: E402  (this section's other imports are kept with it)
 import os  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
-import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
 from dataclasses import dataclass  # noqa: E402

@@ -14,7 +14,6 @@ wait in their load step meanwhile (with a busy timeout long enough not to give u
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 from energymobile.cohorts import cohort_keys
 from energymobile.definitions import COHORT_JOB
 from energymobile.sample.generate import generate_cohort
-from energymobile_tests.conftest import SHORT_CYCLES, DagsterDev
+from energymobile_tests.conftest import SHORT_CYCLES, DagsterDev, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -70,10 +69,13 @@ def quiet(dev: DagsterDev) -> None:
     for sensor in dev.graphql(SENSORS, {"repo": REPOSITORY})["sensorsOrError"]["results"]:
         stopped = dev.graphql(STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
         assert stopped["__typename"] == "StopSensorMutationResult", (sensor, stopped)
-    deadline = time.monotonic() + RUNS_TIMEOUT_S
-    while dev.graphql(IN_PROGRESS)["runsOrError"]["results"]:
-        assert time.monotonic() < deadline, f"runs still in progress\n{dev.log_tail()}"
-        time.sleep(0.5)
+    wait_for(
+        "no run queued or in progress",
+        lambda: not dev.graphql(IN_PROGRESS)["runsOrError"]["results"],
+        RUNS_TIMEOUT_S,
+        dev.log_tail,
+        interval_s=0.5,
+    )
 
 
 def launch(dev: DagsterDev, key: str) -> str:
@@ -115,13 +117,18 @@ def warehouse_held(dev: DagsterDev) -> Iterator[None]:
 
 
 def wait_for_statuses(dev: DagsterDev, ids: list[str], done: Callable[[list[str]], bool]) -> list:
-    deadline = time.monotonic() + RUNS_TIMEOUT_S
-    while True:
+    """The runs, once their statuses satisfy `done`."""
+    seen: list[dict[str, Any]] = []
+
+    def probe() -> list[dict[str, Any]] | None:
         state = runs(dev, ids)
-        if done([state[i]["status"] for i in ids]):
-            return [state[i] for i in ids]
-        assert time.monotonic() < deadline, f"runs: {state}\n{dev.log_tail()}"
-        time.sleep(0.25)
+        seen[:] = [state[i] for i in ids]
+        return seen if done([run["status"] for run in seen]) else None
+
+    def log() -> str:
+        return f"{seen}\n{dev.log_tail()}"
+
+    return wait_for("the runs' statuses", probe, RUNS_TIMEOUT_S, log, interval_s=0.25)
 
 
 def test_runs_of_one_cohort_queue_while_another_cohort_runs_beside_them(dagster_dev: DagsterDev):

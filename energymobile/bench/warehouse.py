@@ -278,15 +278,22 @@ def _ours_in_pairs(server: Server, database: str, loads: list[CohortLoad], rows:
     return elapsed
 
 
-def _to_sql(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
-    """Seconds for pandas to append every cohort's fact rows to the same table."""
+def _database_with_cohort_rows(server: Server, database: str, loads: list[CohortLoad]) -> str:
+    """A new database holding each cohort's parent rows (for the foreign key), no facts yet:
+    what a bare fact-table load needs before it is timed. Returns its URL."""
     url = server.create_database(database)
     warehouse = Warehouse(url)
     try:
-        for load in loads:  # parent rows for the foreign key, untimed
+        for load in loads:
             warehouse.replace_cohort(CohortLoad(load.key, load.frame.iloc[:0], "mean", []))
     finally:
         warehouse.dispose()
+    return url
+
+
+def _to_sql(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
+    """Seconds for pandas to append every cohort's fact rows to the same table."""
+    url = _database_with_cohort_rows(server, database, loads)
     # The rows as the table holds them (profile_id for the five codes), prepared untimed.
     frames = [fact_table(load.frame, load.key).to_pandas() for load in loads]
     engine = create_engine(url)
@@ -307,13 +314,7 @@ def _load_data_alone(
 ) -> float:
     """Seconds for the LOAD DATA statements alone (one transaction per cohort), from files
     written beforehand: what the server needs for these rows, whatever the client does."""
-    url = server.create_database(database)
-    warehouse = Warehouse(url)
-    try:
-        for load in loads:  # parent rows for the foreign key, untimed
-            warehouse.replace_cohort(CohortLoad(load.key, load.frame.iloc[:0], "mean", []))
-    finally:
-        warehouse.dispose()
+    url = _database_with_cohort_rows(server, database, loads)
     engine = create_engine(url, connect_args={"local_infile": 1})
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as tmp:
         files = []

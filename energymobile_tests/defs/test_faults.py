@@ -33,10 +33,17 @@ from energymobile.devtools.fault_proxy import FaultProxy, Mode
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
 from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE, Warehouse
-from energymobile_tests.conftest import S3_BUCKET, SHORT_CYCLES, MotoS3, short_cohort_settings
+from energymobile_tests.conftest import (
+    S3_BUCKET,
+    SHORT_CYCLES,
+    MotoS3,
+    short_cohort_settings,
+    wait_for,
+)
 
 KEY = "2008-03-26"
 WAIT_S = 60.0
+POLL = {"timeout_s": WAIT_S, "interval_s": 0.05}
 BLOCKED_STATEMENT = f"DELETE FROM {COHORTS_TABLE}%"
 UP_TO_THE_WAREHOUSE = ("raw_logs", "hourly_readings", "profile_merged", "mysql_tables")
 EXPORT = "s3_historical_csv"
@@ -54,16 +61,6 @@ def fact_rows(url: str, key: str = KEY) -> list[tuple]:
 
 def run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     return [entry.user_message for entry in instance.all_logs(run_id)]
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout_s: float = WAIT_S) -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise TimeoutError(f"gave up waiting for {what} after {timeout_s:.0f} s")
 
 
 @contextmanager
@@ -132,7 +129,7 @@ def test_a_connection_killed_mid_load_is_retried_and_the_cohort_replaced(
 
     with cohort_row_held(mysql_url) as holder:
         thread, result = in_thread(lambda: materialize(KEY, on=mysql_settings))
-        loader = wait_until(lambda: blocked_loader_id(holder), "the loader to block")
+        loader = wait_for("the loader to block", lambda: blocked_loader_id(holder), **POLL)
         assert fact_rows(mysql_url) == old  # its deletes are not visible: uncommitted
         holder.execute(text(f"KILL CONNECTION {loader}"))
         assert fact_rows(mysql_url) == old  # the killed transaction was rolled back
@@ -203,7 +200,7 @@ def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
             return blocked_loader_id(holder)
 
         try:
-            wait_until(loader_blocked, "the backfill to reach the load")
+            wait_for("the backfill to reach the load", loader_blocked, **POLL)
             process.send_signal(signal.SIGKILL)
             assert process.wait(10) == -signal.SIGKILL
         finally:
@@ -211,7 +208,7 @@ def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
                 process.kill()
     # The server rolls the orphaned transaction back once it notices the client is gone.
     with create_engine(mysql_url).connect() as conn:
-        wait_until(lambda: blocked_loader_id(conn) is None, "the orphaned load to end")
+        wait_for("the orphaned load to end", lambda: blocked_loader_id(conn) is None, **POLL)
     assert fact_rows(mysql_url) == old
 
     [outcome] = materialize(KEY, on=mysql_settings)
