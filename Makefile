@@ -2,17 +2,22 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
+PYTHON_DIRS := energymobile energymobile_tests benchmarks
 
-.PHONY: demo test lint bench setup dev
+.PHONY: demo test unit lint bench mysql-dev pg-dev setup dev
 
 demo:  ## generate sample cohorts and load them through Dagster on the embedded default
 	scripts/bootstrap.sh
 	$(UV) energymobile demo
 
-test:  ## lint and run every test (starts MariaDB and moto itself)
+test:  ## lint and run every test (starts MariaDB, PostgreSQL, moto and dagster dev itself)
 	scripts/bootstrap.sh test
-	$(UV) ruff check energymobile energymobile_tests
+	$(UV) ruff check $(PYTHON_DIRS)
 	$(UV) pytest -q
+
+unit:  ## the unit tests alone: no server, no Dagster run (seconds)
+	scripts/bootstrap.sh
+	$(UV) pytest -q -m unit
 
 dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedded default
 	scripts/bootstrap.sh
@@ -20,12 +25,20 @@ dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedde
 	DAGSTER_HOME=$(CURDIR)/.energymobile/dagster $(UV) dagster dev
 
 lint:
-	$(UV) ruff check energymobile energymobile_tests
-	$(UV) ruff format --check energymobile energymobile_tests
+	$(UV) ruff check $(PYTHON_DIRS)
+	$(UV) ruff format --check $(PYTHON_DIRS)
 
-bench:  ## benchmarks with printed figures (not part of the tests)
+bench:  ## benchmarks with printed figures (not part of the tests); e.g. ARGS="--only ingest --quick"
 	scripts/bootstrap.sh test
-	$(UV) energymobile bench
+	$(UV) python -m benchmarks $(ARGS)
+
+mysql-dev:  ## a throwaway local MariaDB until Ctrl-C; prints the ENERGYMOBILE_DATABASE_URL to export
+	scripts/bootstrap.sh test
+	$(UV) python -m energymobile_tests.support.dev_server mariadb $(ARGS)
+
+pg-dev:  ## a throwaway local PostgreSQL until Ctrl-C; prints the ENERGYMOBILE_DATABASE_URL to export
+	scripts/bootstrap.sh test
+	$(UV) python -m energymobile_tests.support.dev_server postgres $(ARGS)
 
 setup:
 	scripts/bootstrap.sh test

@@ -7,7 +7,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_keys_between
 from energymobile.settings import Settings, redact_url
@@ -53,30 +52,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     back.set_defaults(handler=_backfill)
 
-    bench = sub.add_parser("bench", help="run the benchmarks; print figures and write JSON")
-    bench.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
-    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
-    bench.add_argument("--work", type=Path, default=Path("bench-results"))
-    bench.set_defaults(handler=_bench)
-
     demo = sub.add_parser("demo", help="generate sample cohorts and backfill them")
     demo.add_argument("--cohorts", type=int, default=DEMO_COHORTS)
     demo.add_argument("--cycles", type=int, help="rows per cohort (default: window hours - 3)")
     demo.set_defaults(handler=_demo, first=None, to=None, delivery_format=DELIVERY_FORMATS[0])
-
-    mysql_dev = sub.add_parser(
-        "mysql-dev",
-        help="start a throwaway local MariaDB for development; print the URL to export",
-    )
-    mysql_dev.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
-    mysql_dev.set_defaults(handler=_mysql_dev)
-
-    pg_dev = sub.add_parser(
-        "pg-dev",
-        help="start a throwaway local PostgreSQL for development; print the URL to export",
-    )
-    pg_dev.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (default: a free one)")
-    pg_dev.set_defaults(handler=_pg_dev)
     return parser
 
 
@@ -185,56 +164,6 @@ def _demo(args: argparse.Namespace) -> int:
     return _backfill(
         argparse.Namespace(first=None, to=None, cohorts=args.cohorts, statistic="mean")
     )
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from energymobile.bench import BenchContext, run_benchmarks, write_json
-
-    ctx = BenchContext(work=args.work.absolute(), quick=args.quick)
-    figures = run_benchmarks(ctx, only=args.only)
-    out = ctx.work / "bench.json"
-    write_json(figures, out)
-    print(f"figures written to {out}")
-    return 0
-
-
-def _mysql_dev(args: argparse.Namespace) -> int:
-    """Run a MariaDB in a temporary folder until Ctrl-C; its data goes with it."""
-    from energymobile.devtools.mariadb import start_mariadb
-
-    return _serve_until_interrupted(start_mariadb(port=args.port), "MariaDB")
-
-
-def _pg_dev(args: argparse.Namespace) -> int:
-    """Run a PostgreSQL in a temporary folder until Ctrl-C; its data goes with it."""
-    from energymobile.devtools.postgres import start_postgres
-
-    return _serve_until_interrupted(start_postgres(port=args.port), "PostgreSQL")
-
-
-def _serve_until_interrupted(server: Any, product: str) -> int:
-    """Print how to reach a throwaway server of energymobile.devtools, keep it running until
-    Ctrl-C or SIGTERM, then stop it (which deletes its data)."""
-    import signal
-
-    from energymobile.settings import DATABASE_URL_VAR
-
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too
-    try:
-        print(
-            f"{product} on {server.host}:{server.port}, data in {server.workdir} (deleted on exit)"
-        )
-        print(f"user {server.user!r}, database {server.database!r}; in another shell:")
-        print(f"  export {DATABASE_URL_VAR}='{server.url()}'", flush=True)
-        print("Ctrl-C stops it.", flush=True)
-        while server.running:
-            time.sleep(1)
-        print(f"{product} exited on its own:\n{server.error_log_tail()}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        server.stop()
 
 
 def _print_where(settings: Settings) -> None:

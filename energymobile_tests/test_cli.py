@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
-from energymobile_tests.conftest import SHORT_CYCLES
+import pytest
+
+from energymobile.cli import main
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 
 def _run(tmp_path, *args, shortfall="3000"):
@@ -25,6 +28,7 @@ def _run(tmp_path, *args, shortfall="3000"):
     )
 
 
+@pytest.mark.integration
 def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     gen = _run(tmp_path, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
     assert gen.returncode == 0, gen.stderr
@@ -38,6 +42,7 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").is_file()
 
 
+@pytest.mark.integration
 def test_backfill_with_netcdf_also_writes_the_full_resolution_files(tmp_path):
     _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     back = _run(tmp_path, "backfill", "--cohorts", "1", "--netcdf")
@@ -50,6 +55,7 @@ def test_backfill_with_netcdf_also_writes_the_full_resolution_files(tmp_path):
     assert not (plain / "home" / "s3" / "netcdf").exists()  # the load alone writes none
 
 
+@pytest.mark.integration
 def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
     _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     back = _run(tmp_path, "backfill", "--cohorts", "1", shortfall="24")
@@ -58,16 +64,17 @@ def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
     assert "1 of 1 cohorts failed" in back.stderr
 
 
+@pytest.mark.integration
 def test_backfill_of_a_missing_delivery_names_the_files(tmp_path):
     back = _run(tmp_path, "backfill", "--cohorts", "1")
     assert back.returncode == 1
     assert "logs/2008-03-26/PS1.txt: missing" in back.stdout
 
 
+@pytest.mark.integration
 def test_generate_uploads_a_drop_to_an_s3_landing(moto_s3, s3_prefix, monkeypatch, capsys):
     from energymobile.channels import CHANNELS
-    from energymobile.cli import main
-    from energymobile_tests.conftest import S3_BUCKET
+    from energymobile_tests.support.s3 import S3_BUCKET
 
     landing = f"s3://{S3_BUCKET}/{s3_prefix}/landing"
     monkeypatch.setenv("ENERGYMOBILE_LANDING", landing)
@@ -76,3 +83,23 @@ def test_generate_uploads_a_drop_to_an_s3_landing(moto_s3, s3_prefix, monkeypatc
     keys = moto_s3.keys(S3_BUCKET, f"{s3_prefix}/landing/")
     expected = {f"{s3_prefix}/landing/logs/2008-03-26/{c.file_name}" for c in CHANNELS}
     assert expected | {f"{s3_prefix}/landing/profile/profile.txt"} == set(keys)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("tool", ["bench", "mysql-dev", "pg-dev"])
+def test_developer_tools_are_not_commands_of_the_product(tool, capsys):
+    """Benchmarks and throwaway servers are `make bench`, `make mysql-dev` and `make pg-dev`
+    in a checkout; the installed command has none of them."""
+    with pytest.raises(SystemExit) as exit_:
+        main([tool])
+    assert exit_.value.code == 2
+    assert f"invalid choice: '{tool}'" in capsys.readouterr().err
+
+
+@pytest.mark.unit
+def test_the_commands_of_the_product(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    listed = capsys.readouterr().out
+    assert all(f"    {command} " in listed for command in ("generate", "backfill", "demo"))

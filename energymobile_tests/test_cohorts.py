@@ -13,6 +13,8 @@ from energymobile.cohorts import (
     window_hours,
 )
 
+pytestmark = pytest.mark.unit
+
 
 def test_cohorts_start_on_the_26th_of_march_june_september_december():
     assert cohort_keys("2008-03-26", 6) == [

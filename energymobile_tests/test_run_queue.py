@@ -24,9 +24,11 @@ import pytest
 from energymobile.cohorts import cohort_keys
 from energymobile.definitions import COHORT_JOB
 from energymobile.sample.generate import generate_cohort
-from energymobile_tests.conftest import SHORT_CYCLES, DagsterDev, wait_for
+from energymobile_tests.support.dagster_dev import DagsterDev
+from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(300)]
 
 FIRST, SECOND = cohort_keys("2008-03-26", 2)
 RUNS_TIMEOUT_S = 180.0

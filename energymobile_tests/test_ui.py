@@ -1,4 +1,4 @@
-"""End to end on the real `dagster dev` (fixture `dagster_dev` in conftest.py).
+"""End to end on the real `dagster dev` (fixture `dagster_dev`, energymobile_tests.fixtures).
 
 A short cohort dropped into the landing folder must reach the warehouse and the object store
 with no click; the webserver's GraphQL API must show lineage, checks, freshness, partitions and
@@ -27,9 +27,13 @@ from energymobile.sample.generate import generate_cohort
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import REPO_ROOT, SHORT_CYCLES, DagsterDev, wait_for
+from energymobile_tests.support import REPO_ROOT
+from energymobile_tests.support.dagster_dev import DagsterDev
+from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
-pytestmark = pytest.mark.timeout(420)  # backstop: start (90) + load (90) + automation (120) + UI
+# The timeout is a backstop: start (90) + load (90) + automation (120) + UI.
+pytestmark = [pytest.mark.ui, pytest.mark.timeout(420)]
 
 KEY = "2008-03-26"
 MISNAMED = "2008-04-01"

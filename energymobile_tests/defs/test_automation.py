@@ -13,7 +13,9 @@ from energymobile.definitions import build_definitions
 from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import SHORT_CYCLES
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 OLD, NEWER = "2008-03-26", "2008-06-26"
 DOWNSTREAM = ("hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")

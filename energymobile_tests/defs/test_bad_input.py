@@ -15,7 +15,9 @@ import pytest
 
 from energymobile.cohorts import window_hours
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import SHORT_CYCLES
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
 

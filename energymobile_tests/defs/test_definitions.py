@@ -3,8 +3,11 @@
 import itertools
 
 import dagster as dg
+import pytest
 
 from energymobile.definitions import COHORT_JOB, defs
+
+pytestmark = pytest.mark.unit
 
 CHAIN = ["raw_logs", "hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv"]
 

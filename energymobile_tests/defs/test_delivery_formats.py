@@ -23,8 +23,10 @@ from energymobile.storage.exports import (
     read_csv_export,
 )
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import SHORT_CYCLES
 from energymobile_tests.defs.test_bad_input import KEY, _state
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 FORMATS = ("tsv", "csv", "jsonl")
 

@@ -29,17 +29,15 @@ from sqlalchemy import Connection, create_engine, text
 
 from energymobile.backfill import CohortOutcome
 from energymobile.definitions import COHORT_JOB, build_definitions
-from energymobile.devtools.fault_proxy import FaultProxy, Mode
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
 from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE, Warehouse
-from energymobile_tests.conftest import (
-    S3_BUCKET,
-    SHORT_CYCLES,
-    MotoS3,
-    short_cohort_settings,
-    wait_for,
-)
+from energymobile_tests.support.fault_proxy import FaultProxy, Mode
+from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.s3 import S3_BUCKET, MotoS3
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
 WAIT_S = 60.0

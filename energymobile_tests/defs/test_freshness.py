@@ -23,7 +23,7 @@ from energymobile.defs.freshness import (
     freshness_check_keys,
 )
 from energymobile.settings import DEFAULT_EXPORT_DUE_DAYS, Settings
-from energymobile_tests.conftest import short_cohort_settings
+from energymobile_tests.support.short_cohorts import short_cohort_settings
 
 OLD, NEXT = "2008-03-26", "2008-06-26"
 OLD_DUE = datetime(2008, 7, 3, tzinfo=UTC)  # window ends 2008-06-26, + 7 days
@@ -48,6 +48,7 @@ def evaluate(
     return {e.asset_key.to_user_string(): e for e in evaluations}
 
 
+@pytest.mark.unit
 def test_the_due_date_is_n_days_after_each_cohorts_own_end():
     # March and December cohorts end on the 26th of a 31-day month, June and September on the
     # 26th of a 30-day month: no single cron day fits all four.
@@ -58,12 +59,14 @@ def test_the_due_date_is_n_days_after_each_cohorts_own_end():
     assert due_at("2008-03-26", 30) == datetime(2008, 7, 26, tzinfo=UTC)
 
 
+@pytest.mark.integration
 def test_nothing_due_yet_passes(settings, instance):
     for check in evaluate(settings, instance, OLD_DUE - timedelta(seconds=1)).values():
         assert check.passed
         assert check.metadata[FRESH_UNTIL_KEY].value == OLD_DUE.timestamp()
 
 
+@pytest.mark.integration
 def test_an_overdue_cohort_fails_naming_it(settings, instance):
     checks = evaluate(settings, instance, OLD_DUE + timedelta(days=2))
     assert set(checks) == {"mysql_tables", "s3_historical_csv"}
@@ -75,6 +78,7 @@ def test_an_overdue_cohort_fails_naming_it(settings, instance):
         assert "| 2008-03-26 | 2008-06-26 | 2008-07-03 | 2 |" in check.metadata["overdue"].value
 
 
+@pytest.mark.integration
 def test_a_loaded_cohort_is_fresh_until_the_next_one_is_due(
     settings, instance, generate, materialize
 ):
@@ -92,6 +96,7 @@ def test_a_loaded_cohort_is_fresh_until_the_next_one_is_due(
         assert check.metadata["overdue_cohorts"].value == 1  # 2008-03-26 is there
 
 
+@pytest.mark.integration
 def test_the_deadline_follows_the_setting(tmp_path: Path, instance):
     lenient = short_cohort_settings(tmp_path / "home", export_due_days=30)
     eight_days_after_end = OLD_DUE + timedelta(days=1)
@@ -102,6 +107,7 @@ def test_the_deadline_follows_the_setting(tmp_path: Path, instance):
     assert Settings.from_env({"ENERGYMOBILE_EXPORT_DUE_DAYS": "30"}).export_due_days == 30
 
 
+@pytest.mark.unit
 def test_the_cohort_job_leaves_freshness_to_its_sensor(settings):
     job = build_definitions(settings).resolve_job_def(COHORT_JOB)
     selected = job.asset_layer.asset_graph.asset_check_keys
@@ -116,6 +122,7 @@ def persistent_instance(tmp_path: Path) -> dg.DagsterInstance:
         yield local
 
 
+@pytest.mark.integration
 def test_the_freshness_sensor_evaluates_the_checks(settings, persistent_instance, generate):
     defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def(SENSOR_NAME)

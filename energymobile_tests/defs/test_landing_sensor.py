@@ -79,6 +79,7 @@ def _skip(result: dg.SensorResult) -> str:
     return result.skip_reason.skip_message or ""
 
 
+@pytest.mark.integration
 def test_a_new_cohort_is_requested_once_settled_and_runs_the_whole_chain(
     settings, generate, ticker, instance
 ):
@@ -105,12 +106,14 @@ def test_a_new_cohort_is_requested_once_settled_and_runs_the_whole_chain(
     assert {e.partition for e in run.get_asset_materialization_events()} == {KEY}
 
 
+@pytest.mark.unit
 def test_the_project_sensor_is_on_by_default_and_targets_the_cohort_job(settings):
     sensor = build_definitions(settings).resolve_sensor_def(SENSOR_NAME)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == COHORT_JOB
 
 
+@pytest.mark.integration
 def test_an_incomplete_cohort_waits_and_says_which_files_are_missing(generate, ticker):
     folder = _drop(generate, ticker)
     (folder / "PS1.txt").unlink()
@@ -125,6 +128,7 @@ def test_an_incomplete_cohort_waits_and_says_which_files_are_missing(generate, t
     assert request.partition_key == KEY
 
 
+@pytest.mark.integration
 def test_a_drop_that_stays_incomplete_is_warned_about_once(generate, ticker, capsys):
     folder = _drop(generate, ticker)
     (folder / "CE.txt").unlink()
@@ -140,6 +144,7 @@ def test_a_drop_that_stays_incomplete_is_warned_about_once(generate, ticker, cap
     assert "missing CE.txt" in reason  # ...but still in every tick's skip reason
 
 
+@pytest.mark.integration
 def test_an_unchanged_cohort_is_not_requested_again(generate, ticker):
     _drop(generate, ticker)
     ticker.tick()
@@ -156,6 +161,7 @@ def test_an_unchanged_cohort_is_not_requested_again(generate, ticker):
     assert again.run_key == first.run_key
 
 
+@pytest.mark.integration
 def test_a_corrected_redelivery_of_an_old_cohort_is_requested_with_a_new_key(generate, ticker):
     _drop(generate, ticker, key="2008-03-26", seed=1)
     _drop(generate, ticker, key="2008-06-26", seed=1)
@@ -173,6 +179,7 @@ def test_a_corrected_redelivery_of_an_old_cohort_is_requested_with_a_new_key(gen
     assert "2 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))
 
 
+@pytest.mark.integration
 def test_folders_that_are_not_cohort_keys_are_reported_not_ignored(
     landing, generate, ticker, capsys
 ):
@@ -194,6 +201,7 @@ def test_folders_that_are_not_cohort_keys_are_reported_not_ignored(
     assert "is not a cohort" not in capsys.readouterr().err  # warned once
 
 
+@pytest.mark.integration
 def test_a_cohort_still_in_progress_is_not_requested(landing, ticker):
     last = cohort_partitions.get_last_partition_key()
     running = cohort_keys(last, 2)[1]  # exists as a key, but its window has not ended
@@ -210,6 +218,7 @@ def _a_generated_cohort(landing: Path) -> Path:
     return generate_cohort(landing.parent / "elsewhere", KEY, cycles=2)
 
 
+@pytest.mark.integration
 def test_a_success_marker_loads_without_waiting(generate, ticker):
     folder = _drop(generate, ticker)
     (folder / SUCCESS_MARKER).touch()
@@ -217,6 +226,7 @@ def test_a_success_marker_loads_without_waiting(generate, ticker):
     assert request.partition_key == KEY
 
 
+@pytest.mark.integration
 def test_a_marker_older_than_the_data_does_not_count(generate, ticker, landing):
     folder = _drop(generate, ticker)
     marker = folder / SUCCESS_MARKER
@@ -238,6 +248,7 @@ class CountingLanding(LocalLanding):
         return super().list_cohort(folder)
 
 
+@pytest.mark.integration
 def test_loaded_history_is_rechecked_a_few_folders_per_tick(landing):
     source = _a_generated_cohort(landing)
     keys = cohort_keys("2008-03-26", 10)
@@ -267,6 +278,7 @@ def test_loaded_history_is_rechecked_a_few_folders_per_tick(landing):
     assert set(keys) <= set(seen)
 
 
+@pytest.mark.integration
 def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, instance):
     """The same sensor on an S3 prefix (moto): settles, requests, and the run loads it."""
     ticker = Ticker(s3_settings)
@@ -292,13 +304,14 @@ def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, in
 def _drop_as(landing: Path, ticker: Ticker, fmt: str) -> Path:
     """Deliver a short cohort in `fmt` and set the clock to just after its files were written."""
     from energymobile.sample.generate import generate_cohort
-    from energymobile_tests.conftest import SHORT_CYCLES
+    from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
     folder = generate_cohort(landing, KEY, cycles=SHORT_CYCLES, delivery_format=fmt)
     ticker.now = max(ticker.now, _newest_mtime(landing) + 1)
     return folder
 
 
+@pytest.mark.integration
 def test_a_jsonl_drop_is_requested_once_settled_and_loads(landing, ticker, settings, instance):
     _drop_as(landing, ticker, "jsonl")
     assert f"{KEY}: cycles.jsonl present, waiting for it to settle" in _skip(ticker.tick())
@@ -314,6 +327,7 @@ def test_a_jsonl_drop_is_requested_once_settled_and_loads(landing, ticker, setti
     assert run.success
 
 
+@pytest.mark.integration
 def test_a_csv_drop_with_a_success_marker_loads_without_waiting(landing, ticker):
     folder = _drop_as(landing, ticker, "csv")
     (folder / SUCCESS_MARKER).touch()
@@ -321,6 +335,7 @@ def test_a_csv_drop_with_a_success_marker_loads_without_waiting(landing, ticker)
     assert request.tags[FORMAT_TAG] == "csv"
 
 
+@pytest.mark.integration
 def test_an_incomplete_csv_drop_names_its_missing_files(landing, ticker):
     folder = _drop_as(landing, ticker, "csv")
     (folder / "FS2.csv").unlink()
@@ -328,6 +343,7 @@ def test_an_incomplete_csv_drop_names_its_missing_files(landing, ticker):
     assert f"{KEY}: incomplete, 16 of 17 files (missing FS2.csv)" in reason
 
 
+@pytest.mark.integration
 def test_a_redelivery_in_another_format_gets_a_new_run_key(landing, ticker):
     _drop_as(landing, ticker, "tsv")
     ticker.tick()
@@ -339,6 +355,7 @@ def test_a_redelivery_in_another_format_gets_a_new_run_key(landing, ticker):
     assert again.run_key != first.run_key
 
 
+@pytest.mark.integration
 def test_a_folder_mixing_formats_waits_and_is_warned_about_once(landing, ticker, capsys):
     folder = _drop_as(landing, ticker, "tsv")
     (folder / "cycles.jsonl").write_bytes(b"{}\n")
@@ -358,6 +375,7 @@ def test_a_folder_mixing_formats_waits_and_is_warned_about_once(landing, ticker,
     assert request.tags[FORMAT_TAG] == "tsv"
 
 
+@pytest.mark.unit
 def test_a_folder_of_unrecognised_files_is_reported(landing, ticker):
     folder = landing / "logs" / KEY
     folder.mkdir(parents=True)

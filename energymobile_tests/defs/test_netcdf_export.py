@@ -21,7 +21,10 @@ from energymobile.sample.generate import profile_path
 from energymobile.storage.exports import cohort_csv_key, read_csv_export
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import S3_BUCKET, SHORT_CYCLES
+from energymobile_tests.support.s3 import S3_BUCKET
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
 ASSET = dg.AssetKey("netcdf_arrays")

@@ -2,8 +2,12 @@
 
 from datetime import datetime
 
+import pytest
+
 from energymobile.cohorts import cohort_keys, cohort_window
 from energymobile.defs.partitions import cohort_partitions
+
+pytestmark = pytest.mark.unit
 
 
 def test_partition_keys_are_the_cohort_keys():

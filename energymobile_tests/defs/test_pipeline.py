@@ -5,11 +5,14 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
+import pytest
 
 from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import SHORT_CYCLES
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 
 def _warehouse_rows(settings, key):

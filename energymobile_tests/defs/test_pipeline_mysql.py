@@ -19,7 +19,9 @@ from energymobile.storage.dialects import LOAD_DATA
 from energymobile.storage.exports import cohort_csv_key, csv_bytes, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.warehouse import FACT_TABLE, Warehouse
-from energymobile_tests.conftest import SHORT_CYCLES, short_cohort_settings
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
+
+pytestmark = pytest.mark.integration
 
 FIRST, SECOND = "2008-03-26", "2008-06-26"
 ASSET = dg.AssetKey("mysql_tables")

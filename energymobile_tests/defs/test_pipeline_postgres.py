@@ -15,7 +15,6 @@ from energymobile.storage.dialects import COPY
 from energymobile.storage.exports import COMBINED_KEY, csv_bytes
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.warehouse import FACT_TABLE, Warehouse
-from energymobile_tests.conftest import SHORT_CYCLES, short_cohort_settings
 from energymobile_tests.defs.test_pipeline_mysql import (
     FIRST,
     SECOND,
@@ -25,6 +24,9 @@ from energymobile_tests.defs.test_pipeline_mysql import (
     stored_text,
 )
 from energymobile_tests.storage.test_warehouse_postgres import database_of
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
+import pytest
 
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.storage.archive import decompress, read_archive
@@ -26,12 +27,10 @@ from energymobile.storage.io_managers import HistoricalCsvIOManager
 from energymobile.storage.resources import ObjectStoreResource
 from energymobile.storage.s3 import S3ObjectStore
 from energymobile.storage.warehouse import FLAT_COLUMNS
-from energymobile_tests.conftest import (
-    S3_ABSENT_BUCKET,
-    S3_BUCKET,
-    S3_LANDING_BUCKET,
-    SHORT_CYCLES,
-)
+from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
 
 KEYS = ("2008-03-26", "2008-06-26")
 EXPORT = dg.AssetKey("s3_historical_csv")

@@ -15,7 +15,9 @@ from energymobile.sample.generate import generate_cohort
 from energymobile.sample.real import TEMPLATE_COLUMNS, template
 from energymobile.storage.exports import cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import short_cohort_settings
+from energymobile_tests.support.short_cohorts import short_cohort_settings
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"  # a 92-day window: 2208 hours, 2205 cycles, like the real dataset
 

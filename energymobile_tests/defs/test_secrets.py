@@ -10,8 +10,12 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import urlsplit
 
+import pytest
+
 from energymobile.settings import DATABASE_URL_VAR
 from energymobile_tests.defs.test_pipeline_mysql import stored_text
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
 

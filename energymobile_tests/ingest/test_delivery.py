@@ -9,6 +9,8 @@ from energymobile.ingest.errors import InputError
 from energymobile.sample.generate import generate_cohort
 from energymobile.sample.real import real_bytes
 
+pytestmark = pytest.mark.integration
+
 
 def _read(folder):
     return dict(

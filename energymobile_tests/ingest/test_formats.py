@@ -17,6 +17,8 @@ from energymobile.ingest.formats.csv import header_line, parse_csv_table
 from energymobile.ingest.formats.jsonl import reduce_jsonl, sample_groups
 from energymobile.ingest.reduce import reduce_samples
 
+pytestmark = pytest.mark.unit
+
 KEY = "2008-03-26"
 TXT = [c.file_name for c in CHANNELS]
 CSVS = [f"{c.code}.csv" for c in CHANNELS]

@@ -1,9 +1,12 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from energymobile.channels import CHANNELS
 from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles
+
+pytestmark = pytest.mark.unit
 
 
 def _cycles(n):

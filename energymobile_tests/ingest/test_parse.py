@@ -6,6 +6,8 @@ import pytest
 from energymobile.ingest.errors import InputError
 from energymobile.ingest.parse import parse_table
 
+pytestmark = pytest.mark.unit
+
 CLEAN = b"1.5\t2\t3\n4\t5.25\t-6\n"
 EXPECTED = np.array([[1.5, 2, 3], [4, 5.25, -6]])
 

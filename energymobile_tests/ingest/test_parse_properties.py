@@ -7,11 +7,14 @@ file, its values must equal an independent strict reading of the same bytes.
 import re
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energymobile.ingest.errors import InputError
 from energymobile.ingest.parse import parse_table
+
+pytestmark = pytest.mark.unit
 
 COLUMNS = 6
 FILE = "logs/2008-03-26/PS1.txt"

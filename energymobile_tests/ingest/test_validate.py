@@ -1,9 +1,12 @@
 from datetime import datetime, timedelta
 
 import numpy as np
+import pytest
 
 from energymobile.ingest import validate
 from energymobile.ingest.reduce import FileReceipt
+
+pytestmark = pytest.mark.unit
 
 
 def _receipt(name, rows):

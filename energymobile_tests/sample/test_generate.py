@@ -3,10 +3,13 @@
 import json
 
 import numpy as np
+import pytest
 
 from energymobile.channels import CHANNELS
 from energymobile.sample.generate import FORMAT_NAMES, generate_cohort
 from energymobile.sample.real import real_bytes, template_first_samples
+
+pytestmark = pytest.mark.integration
 
 
 def _rows(path):
@@ -107,7 +110,7 @@ def test_the_generate_command_uploads_a_jsonl_drop_to_an_s3_landing(
     moto_s3, s3_prefix, monkeypatch
 ):
     from energymobile.cli import main
-    from energymobile_tests.conftest import S3_BUCKET
+    from energymobile_tests.support.s3 import S3_BUCKET
 
     monkeypatch.setenv("ENERGYMOBILE_LANDING", f"s3://{S3_BUCKET}/{s3_prefix}/landing")
     assert main(["generate", "--cohorts", "1", "--cycles", "3", "--format", "jsonl"]) == 0

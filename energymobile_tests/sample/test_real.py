@@ -7,6 +7,8 @@ import pytest
 
 from energymobile.sample.real import REAL_CYCLES, TEMPLATE_COLUMNS, real_bytes, template
 
+pytestmark = pytest.mark.unit
+
 SUMS = {
     line.split()[1].rsplit("/", 1)[-1]: line.split()[0]
     for line in (resources.files("energymobile.sample") / "data" / "SHA256SUMS")

@@ -68,6 +68,7 @@ def current_files(store: LocalObjectStore) -> dict[str, bytes]:
     return {name: current.read(store, name) for name in current.objects}
 
 
+@pytest.mark.integration
 def test_every_delivered_file_reads_back_byte_for_byte(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "s3")
     files, receipts = delivered(tmp_path, seed=1)
@@ -79,6 +80,7 @@ def test_every_delivered_file_reads_back_byte_for_byte(tmp_path: Path):
     assert all(f"/delivery={current.delivery}/" in key for key in current.objects.values())
 
 
+@pytest.mark.integration
 def test_archiving_the_same_delivery_again_writes_the_same_objects(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "s3")
     files, receipts = delivered(tmp_path, seed=1)
@@ -88,6 +90,7 @@ def test_archiving_the_same_delivery_again_writes_the_same_objects(tmp_path: Pat
     assert store.list_keys("") == keys
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("fmt", ["tsv", "jsonl"])
 def test_a_run_dying_at_any_write_leaves_the_previous_delivery_current(tmp_path: Path, fmt):
     old_files, old_receipts = delivered(tmp_path, seed=1)
@@ -111,12 +114,14 @@ def test_a_run_dying_at_any_write_leaves_the_previous_delivery_current(tmp_path:
         assert current_files(store) == new_files
 
 
+@pytest.mark.unit
 def test_without_a_manifest_there_is_no_archive(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "s3")
     with pytest.raises(ArchiveMissing, match="materialize raw_logs for this cohort first"):
         read_archive(store, KEY)
 
 
+@pytest.mark.integration
 def test_an_archive_written_before_delivery_folders_is_still_read(tmp_path: Path):
     """Files directly under the cohort's prefix, a manifest without `objects`."""
     store = LocalObjectStore(tmp_path / "s3")

@@ -71,6 +71,7 @@ def store(tmp_path: Path, landing: Path) -> LocalObjectStore:
     return store
 
 
+@pytest.mark.unit
 def test_the_frame_has_a_sample_dimension_per_rate_in_seconds():
     frame = arrays.frame(KEY, CYCLES)
     assert dict(frame.sizes) == {
@@ -90,6 +91,7 @@ def test_the_frame_has_a_sample_dimension_per_rate_in_seconds():
     assert "doi:10.1109/I2MTC.2015.7151267" in frame.attrs["references"]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("code", "dim", "units"),
     [
@@ -112,11 +114,13 @@ def test_a_sensor_is_one_variable_at_its_own_rate(code: str, dim: str, units: st
     assert f"{channel.file_name}" in variable.attrs["description"]
 
 
+@pytest.mark.unit
 def test_a_table_of_the_wrong_width_is_refused():
     with pytest.raises(ValueError, match=r"PS1: expected \(cycles × 6000\)"):
         arrays.sensor_variable(CHANNEL_BY_CODE["PS1"], np.zeros((CYCLES, 600)))
 
 
+@pytest.mark.integration
 def test_cycle_labels_are_the_hours_and_the_profile_rows(landing: Path):
     profile = loadtxt(profile_path(landing)).astype(np.int64)
     labels = arrays.cycle_labels(KEY, profile, CYCLES)
@@ -137,11 +141,13 @@ def test_cycle_labels_are_the_hours_and_the_profile_rows(landing: Path):
     assert cooler["flag_values"].tolist() == [3, 20, 100]
 
 
+@pytest.mark.unit
 def test_a_profile_shorter_than_the_cohort_cannot_label_it():
     with pytest.raises(ValueError, match=r"profile\.txt has 3 rows but the cohort has 4 cycles"):
         arrays.cycle_labels(KEY, np.zeros((3, 5), dtype=np.int64), 4)
 
 
+@pytest.mark.integration
 def test_provenance_lists_each_source_file_as_sha256sum_does(landing: Path):
     delivery = _read(landing)
     lines = arrays.provenance(delivery.receipts)["source_sha256sums"].splitlines()
@@ -149,6 +155,7 @@ def test_provenance_lists_each_source_file_as_sha256sum_does(landing: Path):
     assert lines == [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}" for p in files]
 
 
+@pytest.mark.integration
 def test_the_cohort_dataset_holds_every_value_of_every_file(landing: Path, tables):
     delivery = _read(landing)
     dataset = arrays.cohort_dataset(KEY, tables, delivery.profile, delivery.receipts)
@@ -165,6 +172,7 @@ def test_the_cohort_dataset_holds_every_value_of_every_file(landing: Path, table
     }
 
 
+@pytest.mark.unit
 def test_whole_cycle_chunks_of_about_a_mebibyte():
     assert chunk_rows(6000, 2205) == 21  # 1,008,000 bytes
     assert chunk_rows(600, 2205) == 218
@@ -173,6 +181,7 @@ def test_whole_cycle_chunks_of_about_a_mebibyte():
     assert chunk_rows(10**7, CYCLES) == 1
 
 
+@pytest.mark.integration
 def test_the_file_opens_to_exactly_the_cohort_dataset(tmp_path: Path, store, landing, tables):
     path = tmp_path / "cohort.nc"
     delivery = write_cohort_file(store, KEY, path)
@@ -193,6 +202,7 @@ def test_the_file_opens_to_exactly_the_cohort_dataset(tmp_path: Path, store, lan
         assert raw["date_time"].attrs["units"] == f"hours since {KEY}"  # midnight, UTC
 
 
+@pytest.mark.integration
 def test_writing_again_gives_the_same_bytes(tmp_path: Path, store):
     first, second = tmp_path / "first.nc", tmp_path / "second.nc"
     write_cohort_file(store, KEY, first)
@@ -200,6 +210,7 @@ def test_writing_again_gives_the_same_bytes(tmp_path: Path, store):
     assert first.read_bytes() == second.read_bytes()
 
 
+@pytest.mark.integration
 def test_export_uploads_the_file_whole(tmp_path: Path, store):
     work = tmp_path / "work"
     work.mkdir()
@@ -213,6 +224,7 @@ def test_export_uploads_the_file_whole(tmp_path: Path, store):
     assert "Conventions:" in export.text and "se " in export.text  # every variable listed
 
 
+@pytest.mark.unit
 def test_without_an_archive_nothing_is_written(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "empty")
     with pytest.raises(ArchiveMissing, match=rf"raw/cohort={KEY}/manifest.json is missing"):
@@ -220,6 +232,7 @@ def test_without_an_archive_nothing_is_written(tmp_path: Path):
     assert store.list_keys("") == []
 
 
+@pytest.mark.integration
 def test_an_archived_file_that_is_not_the_one_in_the_manifest_is_refused(
     tmp_path: Path, store: LocalObjectStore
 ):
@@ -230,6 +243,7 @@ def test_an_archived_file_that_is_not_the_one_in_the_manifest_is_refused(
         write_cohort_file(store, KEY, tmp_path / "cohort.nc")
 
 
+@pytest.mark.integration
 def test_objects_the_manifest_does_not_list_are_not_read(tmp_path: Path, store, tables):
     """An earlier delivery may have left other files under the prefix (the store never
     deletes): only those of the archived delivery are part of it."""
@@ -243,6 +257,7 @@ def test_objects_the_manifest_does_not_list_are_not_read(tmp_path: Path, store, 
         xr.testing.assert_identical(opened.load(), expected)
 
 
+@pytest.mark.unit
 def test_provenance_names_a_file_of_several_channels_once():
     receipts = [
         FileReceipt(f"cycles.jsonl#{code}", 1000, 2, 60, "ab" * 32) for code in ("TS1", "TS2")
@@ -253,6 +268,7 @@ def test_provenance_names_a_file_of_several_channels_once():
     }
 
 
+@pytest.mark.unit
 def test_sensors_with_different_cycle_counts_are_refused(tmp_path: Path):
     writer = CohortFileWriter(tmp_path / "x.nc", KEY)
     writer.add(CHANNEL_BY_CODE["TS1"], np.zeros((CYCLES, 60)))

@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
-from energymobile.bench.object_store import synthetic_cohort_frame
 from energymobile.storage.exports import (
     COMBINED_KEY,
     HISTORICAL_PREFIX,
@@ -31,13 +30,19 @@ from energymobile.storage.object_store import (
 )
 from energymobile.storage.s3 import S3ObjectStore
 from energymobile.storage.warehouse import FLAT_COLUMNS
-from energymobile_tests.conftest import S3_BUCKET
+from energymobile_tests.support.s3 import S3_BUCKET
+from energymobile_tests.support.synthetic import synthetic_cohort_frame
 
 KEYS = ("2008-03-26", "2008-06-26", "2008-09-26")
 ROWS = 7
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(
+    params=[
+        pytest.param("local", marks=pytest.mark.unit),
+        pytest.param("s3", marks=pytest.mark.integration),  # the moto server
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
     if request.param == "local":
         return open_object_store(f"file://{tmp_path / 'store'}")
@@ -54,6 +59,7 @@ def _export(store: ObjectStore, keys: tuple[str, ...] = KEYS) -> dict[str, pd.Da
     return frames
 
 
+@pytest.mark.integration
 def test_open_object_store_dispatches_on_the_url(tmp_path, moto_s3):
     assert isinstance(open_object_store(f"file://{tmp_path}"), LocalObjectStore)
     assert isinstance(open_object_store(str(tmp_path)), LocalObjectStore)
@@ -151,6 +157,7 @@ def test_parquet_copies_read_back_like_the_csv(store):
     pd.testing.assert_frame_equal(frame, frames[KEYS[0]], check_dtype=False)
 
 
+@pytest.mark.unit
 def test_the_parquet_copies_read_as_one_hive_dataset(tmp_path):
     """The recipe of docs/s3.md: pyarrow reads the Parquet files under the prefix as one
     dataset, skipping the CSVs beside them, and filters on the cohort folders."""

@@ -9,6 +9,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from energymobile.storage.retry import error_code, is_transient_database_error, with_retries
 from energymobile.storage.warehouse import WarehouseError
 
+pytestmark = pytest.mark.unit
+
 
 class Transient(Exception):
     pass

@@ -15,12 +15,9 @@ from boto3.s3.transfer import TransferConfig
 from energymobile.storage.landing import open_landing
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.s3 import S3AccessError, S3Landing, S3ObjectStore, least_privilege_policy
-from energymobile_tests.conftest import (
-    S3_ABSENT_BUCKET,
-    S3_BUCKET,
-    S3_LANDING_BUCKET,
-    MotoS3,
-)
+from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET, MotoS3
+
+pytestmark = pytest.mark.integration
 
 MIB = 1024 * 1024
 SMALL_PARTS = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB)

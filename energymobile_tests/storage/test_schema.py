@@ -38,6 +38,8 @@ from energymobile.storage.warehouse import (
 )
 from energymobile_tests.storage.test_warehouse_mysql import cohort_load, expected_rows
 
+pytestmark = pytest.mark.integration
+
 KEY = "2008-03-26"
 OTHER_KEY = "2008-06-26"
 PROFILES_MIGRATION = "004_condition_profiles.sql"

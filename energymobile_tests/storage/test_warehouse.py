@@ -21,6 +21,8 @@ from energymobile.storage.exports import csv_bytes, read_csv_export
 from energymobile.storage.warehouse import FACT_TABLE, Warehouse
 from energymobile_tests.storage.test_warehouse_mysql import cohort_load, expected_rows
 
+pytestmark = pytest.mark.unit
+
 KEY = "2008-03-26"
 
 

@@ -22,9 +22,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from energymobile.bench.warehouse import synthetic_load
 from energymobile.channels import CONDITIONS
-from energymobile.devtools.mariadb import MariaDBServer, start_mariadb
 from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.schema import SQL_DIR, apply_migrations, migrations
 from energymobile.storage.warehouse import (
@@ -36,6 +34,10 @@ from energymobile.storage.warehouse import (
     WarehouseError,
     typed_flat_frame,
 )
+from energymobile_tests.support.mariadb import MariaDBServer, start_mariadb
+from energymobile_tests.support.synthetic import synthetic_load
+
+pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
 OTHER_KEY = "2008-06-26"

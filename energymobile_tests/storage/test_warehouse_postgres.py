@@ -24,7 +24,6 @@ from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from energymobile.channels import CONDITION_COLUMNS, CONDITIONS
-from energymobile.devtools.postgres import PostgresServer, start_postgres
 from energymobile.storage.dialects import (
     COPY,
     EXECUTEMANY,
@@ -63,6 +62,9 @@ from energymobile_tests.storage.test_warehouse_mysql import (
     rows_of,
     scalar,
 )
+from energymobile_tests.support.postgres import PostgresServer, start_postgres
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

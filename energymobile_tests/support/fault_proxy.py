@@ -12,7 +12,6 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
-from types import TracebackType
 
 THROTTLE_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -73,12 +72,7 @@ class FaultProxy:
     def __enter__(self) -> FaultProxy:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def set_mode(self, mode: Mode) -> None:

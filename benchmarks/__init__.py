@@ -1,10 +1,11 @@
-"""Benchmarks (`energymobile bench`, `make bench`): figures printed and written as JSON.
+"""Benchmarks (`make bench`, or `python -m benchmarks`): figures printed and written as JSON.
 
 Each module of this package that defines `run(ctx: BenchContext) -> list[Figure]` is one
-benchmark; `energymobile bench` discovers and runs them all (or `--only NAME`). A module with
+benchmark; `python -m benchmarks` discovers and runs them all (or `--only NAME`). A module with
 `EXPLICIT = True` (a long one) runs only when named with `--only`. Baselines are
 measured in the same run as what they are compared with, because the machine is shared and
-noisy. Benchmarks are never part of the tests.
+noisy. Benchmarks are never part of the tests, and not of the wheel: they live beside the
+package, and borrow the tests' throwaway servers (energymobile_tests.support).
 """
 
 from __future__ import annotations

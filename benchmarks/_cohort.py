@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from energymobile.bench import BenchContext
+from benchmarks import BenchContext
 from energymobile.channels import CHANNELS
 from energymobile.sample.generate import generate_cohort
 

@@ -17,8 +17,8 @@ import pandas as pd
 import polars as pl
 import zstandard
 
-from energymobile.bench import BenchContext, Figure, best_of
-from energymobile.bench._cohort import cached_landing, cohort_files
+from benchmarks import BenchContext, Figure, best_of
+from benchmarks._cohort import cached_landing, cohort_files
 from energymobile.channels import CHANNEL_BY_CODE
 from energymobile.ingest.reduce import read_channel
 

@@ -16,14 +16,16 @@ import sys
 import time
 from pathlib import Path
 
-from energymobile.bench import BenchContext, Figure
-from energymobile.bench._cohort import KEY, cached_landing, cohort_files
+from benchmarks import BenchContext, Figure
+from benchmarks._cohort import KEY, cached_landing, cohort_files
 from energymobile.channels import CHANNEL_BY_CODE
 from energymobile.cohorts import cohort_keys, window_hours
 from energymobile.ingest.reduce import read_channel
 from energymobile.sample.generate import generate_cohort
 
 NAME = "pipeline"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""Where `python -m benchmarks._child` resolves (the benchmarks are not installed)."""
 TINY_CYCLES = 24
 TINY_COHORTS = 8
 
@@ -36,7 +38,7 @@ def run_child(home: Path, landing: Path, keys: list[str], max_shortfall: int) ->
         [
             sys.executable,
             "-m",
-            "energymobile.bench._child",
+            "benchmarks._child",
             str(home),
             str(landing),
             str(max_shortfall),
@@ -45,6 +47,7 @@ def run_child(home: Path, landing: Path, keys: list[str], max_shortfall: int) ->
         capture_output=True,
         text=True,
         check=True,
+        cwd=REPO_ROOT,
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     if report["failures"]:

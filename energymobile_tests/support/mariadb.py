@@ -1,4 +1,4 @@
-"""Throwaway MariaDB servers for tests, benchmarks and `energymobile mysql-dev`.
+"""Throwaway MariaDB servers for tests, benchmarks and `make mysql-dev`.
 
 `start_mariadb()` initialises a data directory in a new temporary folder, starts `mariadbd` as a
 child process on a free 127.0.0.1 port (with `--no-defaults`, so nothing in /etc/mysql applies),
@@ -18,22 +18,21 @@ import secrets
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import MySQLdb
 
-from energymobile.devtools.servers import (
+from energymobile_tests.support.servers import (
+    DEFAULT_DATABASE,
+    DEFAULT_USER,
     ServerStartError,
     ThrowawayServer,
     die_with_parent,
     free_port,
 )
 
-DEFAULT_DATABASE = "energymobile"
-DEFAULT_USER = "energymobile"
 DRIVER = "mysql+mysqldb"
 APP_PRIVILEGES: tuple[str, ...] = (
     "SELECT",
@@ -92,7 +91,10 @@ class MariaDBServer(ThrowawayServer):
     """A running throwaway server and the credentials of its application user."""
 
     DRIVER: ClassVar[str] = DRIVER
+    PROGRAM: ClassVar[str] = "mariadbd"
+    START_ERROR: ClassVar[type[ServerStartError]] = MariaDBStartError
     START_TIMEOUT_S: ClassVar[float] = START_TIMEOUT_S
+    STOP_TIMEOUT_S: ClassVar[float] = STOP_TIMEOUT_S
 
     @property
     def socket_path(self) -> Path:
@@ -110,19 +112,6 @@ class MariaDBServer(ThrowawayServer):
             self._process.kill()
             self._process.wait(timeout=STOP_TIMEOUT_S)
 
-    def stop(self, *, keep_files: bool = False) -> None:
-        """Shut down cleanly (SIGTERM, then SIGKILL after a minute) and delete the folder."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=STOP_TIMEOUT_S)
-        self._process = None
-        if not keep_files:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     # -- administration ----------------------------------------------------------------------
 
     def admin_connection(self) -> MySQLdb.Connection:
@@ -135,12 +124,7 @@ class MariaDBServer(ThrowawayServer):
             connect_timeout=5,
         )
 
-    def create_database(self, name: str) -> str:
-        """A new empty database with the application user's privileges on it; returns its URL.
-
-        Tests use one per test so each starts from an empty schema."""
-        if not name.replace("_", "").isalnum():
-            raise ValueError(f"database names here are letters, digits and _: {name!r}")
+    def _create_database(self, name: str) -> None:
         conn = self.admin_connection()
         try:
             cursor = conn.cursor()
@@ -153,7 +137,6 @@ class MariaDBServer(ThrowawayServer):
             )
         finally:
             conn.close()
-        return self.url(name)
 
     def drop_database(self, name: str) -> None:
         conn = self.admin_connection()
@@ -192,25 +175,14 @@ class MariaDBServer(ThrowawayServer):
             preexec_fn=die_with_parent,
         )
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise MariaDBStartError(
-                    f"mariadbd exited during start-up; its log ({self.error_log}):\n"
-                    + self.error_log_tail()
-                )
-            if self.socket_path.exists():
-                try:
-                    self.admin_connection().close()
-                    return
-                except MySQLdb.OperationalError:
-                    pass
-            time.sleep(0.05)
-        self.kill()
-        raise MariaDBStartError(
-            f"mariadbd not ready after {timeout:.0f} s; its log:\n" + self.error_log_tail()
-        )
+    def _answers(self) -> bool:
+        if not self.socket_path.exists():
+            return False
+        try:
+            self.admin_connection().close()
+        except MySQLdb.OperationalError:
+            return False
+        return True
 
     def _port_was_taken(self) -> bool:
         log = self.error_log_tail(40)

@@ -1,6 +1,6 @@
 """The combined-file rebuild on S3: MB/s and peak memory while writing it, for 60 cohorts.
 
-A moto S3 server (energymobile.devtools.moto) is started on a free loopback port for the run
+A moto S3 server (energymobile_tests.support.moto) is started on a free loopback port for the run
 (moto is a dev dependency, as are all benchmarks). 60 full-size synthetic cohorts are
 exported to it, then `exports.rebuild_combined` streams them into one multipart upload.
 Measured in the same run:
@@ -23,14 +23,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 from dagster_aws.s3 import S3Resource
 
-from energymobile.bench import BenchContext, Figure
-from energymobile.channels import CHANNEL_COLUMNS, CONDITIONS
-from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, default_cycles
-from energymobile.devtools.moto import moto_server
+from benchmarks import BenchContext, Figure
+from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys
 from energymobile.storage.exports import (
     cohort_csv_key,
     exported_cohorts,
@@ -39,7 +35,9 @@ from energymobile.storage.exports import (
 )
 from energymobile.storage.object_store import ObjectStore, StoredObject
 from energymobile.storage.s3 import PART_BYTES, S3ObjectStore
-from energymobile.storage.warehouse import FLAT_COLUMNS, typed_flat_frame
+from energymobile.storage.warehouse import FLAT_COLUMNS
+from energymobile_tests.support.moto import moto_server
+from energymobile_tests.support.synthetic import synthetic_cohort_frame
 
 NAME = "object_store"
 BUCKET = "energymobile-bench"
@@ -132,28 +130,6 @@ def _spool_to_file(store: ObjectStore, path: Path) -> None:
 def _export(store: ObjectStore, keys: list[str], rows: int | None) -> None:
     for index, key in enumerate(keys):
         write_cohort_export(store, key, synthetic_cohort_frame(key, rows, seed=index))
-
-
-def synthetic_cohort_frame(key: str, rows: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """A cohort's flat rows with realistic widths (values rounded as the real files are),
-    full size (`default_cycles`) unless `rows` is given."""
-    count = default_cycles(key) if rows is None else rows
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "cohort": key,
-            "cycle": np.arange(count),
-            "date_time": pd.Timestamp(key) + pd.to_timedelta(np.arange(count), unit="h"),
-            "cumulative_minutes": 60 * np.arange(count),
-        }
-    )
-    for column in CHANNEL_COLUMNS:
-        frame[column] = np.round(rng.uniform(0.5, 200.0, count), 3)
-    for condition in CONDITIONS:
-        codes = rng.choice(sorted(condition.codes), count)
-        frame[condition.column] = codes
-        frame[condition.description_column] = [condition.codes[c] for c in codes]
-    return typed_flat_frame(frame[list(FLAT_COLUMNS)])
 
 
 def _bench_store(endpoint: str) -> S3ObjectStore:

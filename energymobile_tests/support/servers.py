@@ -1,25 +1,30 @@
-"""What every throwaway server of energymobile.devtools shares: loopback, a free port, a child
-that dies with its parent, and (ThrowawayServer) the URLs, start loop and log of a database
-server run from a temporary folder."""
+"""What every throwaway server of the tests shares: loopback, a free port, a child that dies
+with its parent, and (ThrowawayServer) the URLs, start loop, log and per-test databases of a
+database server run from a temporary folder."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import ClassVar, Self
 from urllib.parse import quote
 
 from energymobile.settings import redact_url
 
 HOST = "127.0.0.1"
+DEFAULT_DATABASE = "energymobile"
+DEFAULT_USER = "energymobile"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -49,7 +54,13 @@ class ThrowawayServer(ABC):
     server; what every such server shares (URLs, the start loop, the log) is here."""
 
     DRIVER: ClassVar[str]
+    PROGRAM: ClassVar[str]
+    """The server's program, as its errors name it."""
+    START_ERROR: ClassVar[type[ServerStartError]] = ServerStartError
     START_TIMEOUT_S: ClassVar[float] = 60.0
+    STOP_SIGNAL: ClassVar[signal.Signals] = signal.SIGTERM
+    """The server's clean and quick shutdown."""
+    STOP_TIMEOUT_S: ClassVar[float] = 60.0
 
     workdir: Path
     port: int
@@ -59,6 +70,7 @@ class ThrowawayServer(ABC):
     host: str = HOST
     _admin_password: str = field(default="", repr=False)
     _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _databases_made: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     @property
     def datadir(self) -> Path:
@@ -106,23 +118,53 @@ class ThrowawayServer(ABC):
                     continue
                 raise
 
+    def create_database(self, name: str) -> str:
+        """A new empty database the application user may use as production does (and no
+        more); returns its URL. Tests use one per test so each starts from an empty schema."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"database names here are letters, digits and _: {name!r}")
+        self._create_database(name)
+        return self.url(name)
+
+    @abstractmethod
+    def _create_database(self, name: str) -> None:
+        """Create it as the administrator, and grant the application user its privileges."""
+
+    @abstractmethod
+    def drop_database(self, name: str) -> None: ...
+
+    @contextlib.contextmanager
+    def fresh_database(self) -> Iterator[str]:
+        """A new empty database (`test_<n>`) for one test, dropped after it; yields its URL,
+        which holds the password (never print it)."""
+        name = f"test_{next(self._databases_made)}"
+        url = self.create_database(name)
+        try:
+            yield url
+        finally:
+            self.drop_database(name)
+
     @abstractmethod
     def kill(self) -> None:
         """SIGKILL, as a power cut would: no shutdown, uncommitted work left to recovery."""
 
-    @abstractmethod
     def stop(self, *, keep_files: bool = False) -> None:
-        """Shut down and delete the folder (unless `keep_files`)."""
+        """Shut down cleanly (STOP_SIGNAL), killed if not down within STOP_TIMEOUT_S; then
+        delete the folder (unless `keep_files`)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(self.STOP_SIGNAL)
+            try:
+                self._process.wait(timeout=self.STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._process = None
+        if not keep_files:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def error_log_tail(self, lines: int = 20) -> str:
@@ -134,9 +176,26 @@ class ThrowawayServer(ABC):
     @abstractmethod
     def _spawn(self) -> None: ...
 
-    @abstractmethod
     def _wait_ready(self, timeout: float) -> None:
-        """Return once the server answers; raise ServerStartError (with the log) if not."""
+        """Return once the server answers; raise START_ERROR (with the log) if not."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise self.START_ERROR(
+                    f"{self.PROGRAM} exited during start-up; its log ({self.error_log}):\n"
+                    + self.error_log_tail()
+                )
+            if self._answers():
+                return
+            time.sleep(0.05)
+        self.kill()
+        raise self.START_ERROR(
+            f"{self.PROGRAM} not ready after {timeout:.0f} s; its log:\n" + self.error_log_tail()
+        )
+
+    @abstractmethod
+    def _answers(self) -> bool:
+        """Whether the administrator can connect now."""
 
     @abstractmethod
     def _port_was_taken(self) -> bool:

@@ -3,7 +3,7 @@
 
 60 full-size cohorts of hourly rows (~2,200 each, ~131,000 in all, built with the pipeline's own
 `hourly_frame` and `merge_profile`) go into a throwaway MariaDB started for the run
-(energymobile.devtools.mariadb: server defaults, durable commits). Every attempt gets a fresh
+(energymobile_tests.support.mariadb: server defaults, durable commits). Every attempt gets a fresh
 database with the schema from sql/ (001-004), so all contenders write the same table with the
 same primary key, two foreign keys (cohort, condition profile) and two secondary indexes
 (date_time, profile_id), every key checked by the server row by row:
@@ -19,7 +19,7 @@ same primary key, two foreign keys (cohort, condition profile) and two secondary
 - the server's ceiling: the bare LOAD DATA statements of pre-written files, nothing else.
 Targets (issue "MySQL for real"): ours >= 5× to_sql and >= 50,000 rows/s.
 
-The same cohorts then go into a throwaway PostgreSQL (energymobile.devtools.postgres: server
+The same cohorts then go into a throwaway PostgreSQL (energymobile_tests.support.postgres: server
 defaults, durable commits), same schema, same contenders: to_sql (psycopg), ours with COPY FROM
 STDIN, replacing, ours with executemany, two at a time (issue 8; no target set).
 """
@@ -31,18 +31,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Protocol
 
-import numpy as np
 from sqlalchemy import create_engine, text
 
-from energymobile.bench import BenchContext, Figure
-from energymobile.channels import CHANNELS, CONDITIONS
+from benchmarks import BenchContext, Figure
 from energymobile.cohorts import cohort_keys, default_cycles
-from energymobile.devtools.mariadb import MariaDBServer, start_mariadb
-from energymobile.devtools.postgres import start_postgres
-from energymobile.ingest.hourly import hourly_frame, merge_profile
-from energymobile.ingest.reduce import ChannelCycles, FileReceipt
 from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA
 from energymobile.storage.warehouse import (
     FACT_COLUMNS,
@@ -51,6 +44,10 @@ from energymobile.storage.warehouse import (
     Warehouse,
     fact_table,
 )
+from energymobile_tests.support.mariadb import MariaDBServer, start_mariadb
+from energymobile_tests.support.postgres import start_postgres
+from energymobile_tests.support.servers import ThrowawayServer
+from energymobile_tests.support.synthetic import synthetic_load
 
 NAME = "warehouse"
 FIRST_KEY = "2008-03-26"
@@ -59,30 +56,6 @@ QUICK_COHORTS = 3
 QUICK_ROWS = 48
 TARGET_RATIO = 5.0
 TARGET_ROWS_PER_S = 50_000
-
-
-class Server(Protocol):
-    """A throwaway server of energymobile.devtools: a fresh database's URL on demand."""
-
-    def create_database(self, name: str) -> str: ...
-
-
-def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
-    """A cohort as `mysql_tables` receives it, built with the pipeline's own ingest functions:
-    full-precision doubles (so a lossy round trip shows) and documented condition codes. The
-    receipts' byte counts depend on the seed, so a replaced cohort's files show. Also used by
-    the warehouse tests."""
-    rng = np.random.default_rng(seed)
-    cycles = {
-        c.code: ChannelCycles(c.code, rng.normal(100, 30, rows), rng.normal(100, 30, rows))
-        for c in CHANNELS
-    }
-    profile = np.column_stack([rng.choice(sorted(c.codes), rows) for c in CONDITIONS])
-    frame = merge_profile(hourly_frame(key, cycles, "mean"), profile)
-    receipts = [
-        FileReceipt(c.file_name, 1000 + seed, rows, c.samples, f"{seed:064x}") for c in CHANNELS
-    ]
-    return CohortLoad(key, frame, "mean", receipts)
 
 
 def run(ctx: BenchContext) -> list[Figure]:
@@ -237,7 +210,7 @@ def postgres_figures(loads: list[CohortLoad], repeats: int) -> list[Figure]:
 
 
 def _ours(
-    server: Server,
+    server: ThrowawayServer,
     database: str,
     loads: list[CohortLoad],
     rows: int,
@@ -263,7 +236,9 @@ def _ours(
     return first, replaced, reports[0].method
 
 
-def _ours_in_pairs(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
+def _ours_in_pairs(
+    server: ThrowawayServer, database: str, loads: list[CohortLoad], rows: int
+) -> float:
     """Seconds to load every cohort with two loaders at once, each on its own connection."""
     warehouse = Warehouse(server.create_database(database))
     try:
@@ -278,7 +253,9 @@ def _ours_in_pairs(server: Server, database: str, loads: list[CohortLoad], rows:
     return elapsed
 
 
-def _database_with_cohort_rows(server: Server, database: str, loads: list[CohortLoad]) -> str:
+def _database_with_cohort_rows(
+    server: ThrowawayServer, database: str, loads: list[CohortLoad]
+) -> str:
     """A new database holding each cohort's parent rows (for the foreign key), no facts yet:
     what a bare fact-table load needs before it is timed. Returns its URL."""
     url = server.create_database(database)
@@ -291,7 +268,7 @@ def _database_with_cohort_rows(server: Server, database: str, loads: list[Cohort
     return url
 
 
-def _to_sql(server: Server, database: str, loads: list[CohortLoad], rows: int) -> float:
+def _to_sql(server: ThrowawayServer, database: str, loads: list[CohortLoad], rows: int) -> float:
     """Seconds for pandas to append every cohort's fact rows to the same table."""
     url = _database_with_cohort_rows(server, database, loads)
     # The rows as the table holds them (profile_id for the five codes), prepared untimed.

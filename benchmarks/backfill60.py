@@ -2,15 +2,15 @@
 
 Generation is not counted. To save disk, cohorts share generated files: one cohort is
 generated per window length (90, 91 and 92 days), and each of the 60 cohort folders links to
-the files of its length. Run with `energymobile bench --only backfill60` (about 8 minutes).
+the files of its length. Run with `make bench ARGS="--only backfill60"` (about 8 minutes).
 """
 
 from __future__ import annotations
 
 import os
 
-from energymobile.bench import BenchContext, Figure
-from energymobile.bench.pipeline import run_child
+from benchmarks import BenchContext, Figure
+from benchmarks.pipeline import run_child
 from energymobile.channels import CHANNELS
 from energymobile.cohorts import cohort_keys, window_hours
 from energymobile.sample.generate import generate_cohort, write_profile

@@ -1,4 +1,4 @@
-"""Throwaway PostgreSQL servers for tests, benchmarks and `energymobile pg-dev`.
+"""Throwaway PostgreSQL servers for tests, benchmarks and `make pg-dev`.
 
 `start_postgres()` runs `initdb` in a new temporary folder, starts `postgres` as a child process
 on a free 127.0.0.1 port (its own configuration only: nothing in /etc/postgresql applies), and
@@ -35,16 +35,15 @@ from typing import Any, ClassVar
 import psycopg
 from psycopg import sql
 
-# The process plumbing is MariaDB's (free port, server dies with its parent).
-from energymobile.devtools.servers import (
+from energymobile_tests.support.servers import (
+    DEFAULT_DATABASE,
+    DEFAULT_USER,
     ServerStartError,
     ThrowawayServer,
     die_with_parent,
     free_port,
 )
 
-DEFAULT_DATABASE = "energymobile"
-DEFAULT_USER = "energymobile"
 DRIVER = "postgresql+psycopg"
 SUPERUSER = "postgres"
 APP_GRANTS: tuple[str, ...] = (
@@ -107,7 +106,12 @@ class PostgresServer(ThrowawayServer):
     """A running throwaway server and the credentials of its application role."""
 
     DRIVER: ClassVar[str] = DRIVER
+    PROGRAM: ClassVar[str] = "postgres"
+    START_ERROR: ClassVar[type[ServerStartError]] = PostgresStartError
     START_TIMEOUT_S: ClassVar[float] = START_TIMEOUT_S
+    STOP_SIGNAL: ClassVar[signal.Signals] = signal.SIGINT
+    """Fast shutdown: sessions are ended, not waited for."""
+    STOP_TIMEOUT_S: ClassVar[float] = STOP_TIMEOUT_S
 
     account: pwd.struct_passwd | None = field(default=None, repr=False)
 
@@ -134,19 +138,6 @@ class PostgresServer(ThrowawayServer):
         self._process.wait(timeout=STOP_TIMEOUT_S)
         _wait_gone(children, STOP_TIMEOUT_S)  # their shared memory must be released first
 
-    def stop(self, *, keep_files: bool = False) -> None:
-        """Fast shutdown (SIGINT: sessions are ended, not waited for), then SIGKILL after a
-        minute; the folder is deleted."""
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGINT)
-            try:
-                self._process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._process = None
-        if not keep_files:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     # -- administration ----------------------------------------------------------------------
 
     def admin_connection(self, database: str = "postgres") -> psycopg.Connection:
@@ -161,19 +152,13 @@ class PostgresServer(ThrowawayServer):
             connect_timeout=5,
         )
 
-    def create_database(self, name: str) -> str:
-        """A new empty database with the application role's grants on it; returns its URL.
-
-        Tests use one per test so each starts from an empty schema."""
-        if not name.replace("_", "").isalnum():
-            raise ValueError(f"database names here are letters, digits and _: {name!r}")
+    def _create_database(self, name: str) -> None:
         names = {"database": sql.Identifier(name), "user": sql.Identifier(self.user)}
         with self.admin_connection() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {database} ENCODING 'UTF8'").format(**names))
         with self.admin_connection(name) as conn:
             for grant in APP_GRANTS:
                 conn.execute(sql.SQL(grant).format(**names))
-        return self.url(name)
 
     def drop_database(self, name: str) -> None:
         """Drop it, ending any session still connected to it."""
@@ -207,23 +192,12 @@ class PostgresServer(ThrowawayServer):
                 **_run_as(self.account),
             )
 
-    def _wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.running:
-                raise PostgresStartError(
-                    f"postgres exited during start-up; its log ({self.error_log}):\n"
-                    + self.error_log_tail()
-                )
-            try:
-                self.admin_connection().close()
-                return
-            except psycopg.OperationalError:
-                time.sleep(0.05)
-        self.kill()
-        raise PostgresStartError(
-            f"postgres not ready after {timeout:.0f} s; its log:\n" + self.error_log_tail()
-        )
+    def _answers(self) -> bool:
+        try:
+            self.admin_connection().close()
+        except psycopg.OperationalError:
+            return False
+        return True
 
     def _port_was_taken(self) -> bool:
         return bool(_PORT_TAKEN.search(self.error_log_tail(40)))
@@ -278,7 +252,7 @@ def _write_private(path: Path, content: str, account: pwd.struct_passwd | None) 
 
 
 _PG_HBA = f"""\
-# Written by energymobile.devtools.postgres: the superuser only on the Unix socket (inside the
+# Written by energymobile_tests.support.postgres: the superuser only on the Unix socket (inside the
 # server's private folder), everyone with a password, over TCP on loopback only.
 local all all                 scram-sha-256
 host  all {SUPERUSER} 0.0.0.0/0  reject

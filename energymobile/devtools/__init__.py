@@ -1,1 +1,0 @@
-"""Tools for developers, tests and benchmarks; never imported by the pipeline itself."""

@@ -1,0 +1,156 @@
+"""The real `dagster dev` (webserver and daemon, code loaded through workspace.yaml) on a free
+loopback port, with a temporary DAGSTER_HOME holding the repository's dagster.yaml and the
+given settings exported as ENERGYMOBILE_* variables.
+
+Started through `env --default-signal=INT` (coreutils), which execs it with SIGINT at its
+default disposition: a process started from a background job inherits SIGINT ignored, and
+`dagster dev` then neither stops on SIGINT nor on SIGTERM. Stopped with SIGINT (it shuts its
+webserver, daemon, code server and runs down), then any process left of its tree is ended by pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from energymobile.settings import Settings
+from energymobile_tests.support import REPO_ROOT
+from energymobile_tests.support.servers import free_port
+
+START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 30.0
+_LOCATION_STATUS = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries {
+    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+@dataclass
+class DagsterDev:
+    """A running `dagster dev`: where it answers, its settings and its log."""
+
+    url: str
+    settings: Settings
+    dagster_home: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.settings.landing)
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """POST a query to the webserver's GraphQL API; raises on GraphQL errors."""
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            payload = json.load(response)
+        if payload.get("errors"):
+            raise AssertionError(f"GraphQL errors: {payload['errors']}")
+        return payload["data"]
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+
+@contextmanager
+def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
+    """`dagster dev` on this project with `settings`, its home and log under `root`, ready to
+    answer; stopped (with its children) when the block ends."""
+    dagster_home = root / "dagster_home"
+    dagster_home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    Path(settings.landing).mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
+    env |= {
+        "DAGSTER_HOME": str(dagster_home),
+        "ENERGYMOBILE_HOME": str(settings.home),
+        "ENERGYMOBILE_LANDING": settings.landing,
+        "ENERGYMOBILE_DATABASE_URL": settings.database_url,
+        "ENERGYMOBILE_OBJECT_STORE": settings.object_store,
+        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
+        "PYTHONUNBUFFERED": "1",
+    }
+    port = free_port()
+    log = root / "dagster_dev.log"
+    command = [
+        *("env", "--default-signal=INT"),  # execs dagster: same pid, SIGINT not ignored
+        str(Path(sys.executable).with_name("dagster")),
+        *("dev", "-w", str(REPO_ROOT / "workspace.yaml")),
+        *("-h", "127.0.0.1", "-p", str(port)),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    dev = DagsterDev(f"http://127.0.0.1:{port}", settings, dagster_home, log, process)
+    try:
+        _wait_until_loaded(dev, START_TIMEOUT_S)
+        yield dev
+    finally:
+        _stop(process)
+
+
+def _wait_until_loaded(dev: DagsterDev, timeout_s: float) -> None:
+    """Until the webserver answers and the code location is loaded (or fail with the log)."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if dev.process.poll() is not None:
+            raise RuntimeError(f"dagster dev exited early:\n{dev.log_tail()}")
+        try:
+            entries = dev.graphql(_LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as err:
+            last = repr(err)
+        else:
+            states = {e["name"]: e for e in entries}
+            entry = states.get("energymobile")
+            if entry and entry["loadStatus"] == "LOADED":
+                if entry["locationOrLoadError"]["__typename"] == "PythonError":
+                    raise RuntimeError(f"code location failed: {entry['locationOrLoadError']}")
+                return
+            last = f"location: {entry}"
+        time.sleep(0.5)
+    raise TimeoutError(f"dagster dev not ready in {timeout_s:.0f} s ({last}):\n{dev.log_tail()}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT, as Ctrl-C would; then end whatever of its process tree is left, by pid."""
+    try:
+        tree = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        tree = []
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    alive = [p for p in tree if p.is_running()]
+    for child in alive:
+        child.terminate()
+    _, still = psutil.wait_procs(alive, timeout=10)
+    for child in still:
+        child.kill()
