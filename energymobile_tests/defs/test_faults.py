@@ -31,9 +31,10 @@ from energymobile.backfill import CohortOutcome
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
-from energymobile.storage.warehouse import COHORTS_TABLE, FACT_TABLE, Warehouse
+from energymobile.storage.warehouse import COHORTS_TABLE, Warehouse
 from energymobile_tests.support.fault_proxy import FaultProxy, Mode
 from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.readback import fact_rows
 from energymobile_tests.support.s3 import S3_BUCKET, MotoS3
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
 
@@ -45,16 +46,6 @@ POLL = {"timeout_s": WAIT_S, "interval_s": 0.05}
 BLOCKED_STATEMENT = f"DELETE FROM {COHORTS_TABLE}%"
 UP_TO_THE_WAREHOUSE = ("raw_logs", "hourly_readings", "profile_merged", "mysql_tables")
 EXPORT = "s3_historical_csv"
-
-
-def fact_rows(url: str, key: str = KEY) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            query = text(f"SELECT * FROM {FACT_TABLE} WHERE cohort = :k ORDER BY cycle")
-            return [tuple(row) for row in conn.execute(query, {"k": key})]
-    finally:
-        engine.dispose()
 
 
 def run_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
@@ -122,20 +113,20 @@ def test_a_connection_killed_mid_load_is_retried_and_the_cohort_replaced(
 ):
     generate(KEY, seed=1)
     assert materialize(KEY, on=mysql_settings)[0].success
-    old = fact_rows(mysql_url)
+    old = fact_rows(mysql_url, KEY)
     generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)  # a corrected re-delivery
 
     with cohort_row_held(mysql_url) as holder:
         thread, result = in_thread(lambda: materialize(KEY, on=mysql_settings))
         loader = wait_for("the loader to block", lambda: blocked_loader_id(holder), **POLL)
-        assert fact_rows(mysql_url) == old  # its deletes are not visible: uncommitted
+        assert fact_rows(mysql_url, KEY) == old  # its deletes are not visible: uncommitted
         holder.execute(text(f"KILL CONNECTION {loader}"))
-        assert fact_rows(mysql_url) == old  # the killed transaction was rolled back
+        assert fact_rows(mysql_url, KEY) == old  # the killed transaction was rolled back
     thread.join(WAIT_S)
 
     [[outcome]] = result
     assert outcome.success, outcome.failure
-    new = fact_rows(mysql_url)
+    new = fact_rows(mysql_url, KEY)
     assert len(new) == SHORT_CYCLES + 2 and new[:SHORT_CYCLES] != old
     retries = [m for m in run_messages(instance, outcome.run_id) if "retrying in" in m]
     assert len(retries) == 1, retries
@@ -170,7 +161,7 @@ def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
 ):
     generate(KEY, seed=1)
     assert materialize(KEY, on=mysql_settings)[0].success
-    old = fact_rows(mysql_url)
+    old = fact_rows(mysql_url, KEY)
     generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
@@ -207,11 +198,11 @@ def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
     # The server rolls the orphaned transaction back once it notices the client is gone.
     with create_engine(mysql_url).connect() as conn:
         wait_for("the orphaned load to end", lambda: blocked_loader_id(conn) is None, **POLL)
-    assert fact_rows(mysql_url) == old
+    assert fact_rows(mysql_url, KEY) == old
 
     [outcome] = materialize(KEY, on=mysql_settings)
     assert outcome.success, outcome.failure
-    assert len(fact_rows(mysql_url)) == SHORT_CYCLES + 2
+    assert len(fact_rows(mysql_url, KEY)) == SHORT_CYCLES + 2
 
 
 # -- SQLite -------------------------------------------------------------------------------------

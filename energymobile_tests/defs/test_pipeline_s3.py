@@ -27,6 +27,7 @@ from energymobile.storage.io_managers import HistoricalCsvIOManager
 from energymobile.storage.resources import ObjectStoreResource
 from energymobile.storage.s3 import S3ObjectStore
 from energymobile.storage.warehouse import FLAT_COLUMNS
+from energymobile_tests.support.readback import stored_text
 from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
@@ -44,13 +45,6 @@ def _materialization(instance: dg.DagsterInstance, key: str) -> dg.AssetMaterial
     materialization = records[0].asset_materialization
     assert materialization is not None
     return materialization
-
-
-def _run_text(instance: dg.DagsterInstance, run_id: str) -> str:
-    """Everything Dagster stored about a run: its config, events, errors and metadata."""
-    run = instance.get_run_by_id(run_id)
-    events = [dg.serialize_value(entry) for entry in instance.all_logs(run_id)]
-    return dg.serialize_value(run) + "".join(events)
 
 
 def _read_s3_csv(uri: str) -> pd.DataFrame:
@@ -140,7 +134,7 @@ def test_two_cohorts_run_end_to_end_on_s3(
         }
 
     for outcome in outcomes:
-        assert moto_s3.secret_access_key not in _run_text(instance, outcome.run_id)
+        assert moto_s3.secret_access_key not in stored_text(instance, outcome.run_id)
 
 
 def test_the_io_manager_loads_a_partition_back_from_s3(s3_settings, s3_drop, materialize):
@@ -192,7 +186,7 @@ def test_wrong_credentials_fail_clearly_without_the_secret(
     assert not outcome.success
     assert f"bucket '{S3_LANDING_BUCKET}'" in outcome.failure
     assert "AWS_SECRET_ACCESS_KEY does not match AWS_ACCESS_KEY_ID" in outcome.failure
-    stored = _run_text(instance, outcome.run_id)
+    stored = stored_text(instance, outcome.run_id)
     for secret in (wrong, moto_s3.secret_access_key):
         assert secret not in outcome.failure
         assert secret not in stored

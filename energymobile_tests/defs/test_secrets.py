@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from energymobile.settings import DATABASE_URL_VAR
-from energymobile_tests.defs.test_pipeline_mysql import stored_text
+from energymobile_tests.support.readback import stored_text
 
 pytestmark = pytest.mark.integration
 
