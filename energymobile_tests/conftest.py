@@ -31,15 +31,15 @@ NOT_FOR_UNIT_TESTS = frozenset(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Refuse a test of no kind or of two, and a unit test that starts a server."""
+    """Refuse a test of no kind or of two, and a unit test using a NOT_FOR_UNIT_TESTS fixture."""
     wrong = []
     for item in items:
         kinds = sorted({m.name for m in item.iter_markers() if m.name in KINDS})
-        servers = NOT_FOR_UNIT_TESTS.intersection(getattr(item, "fixturenames", ()))
+        heavy = NOT_FOR_UNIT_TESTS.intersection(getattr(item, "fixturenames", ()))
         if len(kinds) != 1:
             wrong.append(f"{item.nodeid}: kinds {kinds}, wants one of {', '.join(KINDS)}")
-        elif kinds == ["unit"] and servers:
-            wrong.append(f"{item.nodeid}: marked unit but uses {', '.join(sorted(servers))}")
+        elif kinds == ["unit"] and heavy:
+            wrong.append(f"{item.nodeid}: marked unit but uses {', '.join(sorted(heavy))}")
     if wrong:
         raise pytest.UsageError(
             "every test is marked with exactly one of unit, integration, ui "

@@ -50,8 +50,9 @@ class ServerStartError(RuntimeError):
 @dataclass
 class ThrowawayServer(ABC):
     """A database server run from a temporary folder on a loopback port, and the credentials
-    of its application user. Subclasses say how to spawn, wait for, kill and stop their own
-    server; what every such server shares (URLs, the start loop, the log) is here."""
+    of its application user. Subclasses say how to spawn, probe, kill and administer their own
+    server; what every such server shares (URLs, the start and stop loops, the log, per-test
+    databases) is here."""
 
     DRIVER: ClassVar[str]
     PROGRAM: ClassVar[str]
