@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 
-.PHONY: demo test lint bench setup dev
+.PHONY: demo test lint bench setup dev sql
 
 demo:  ## generate sample cohorts and load them through Dagster on the embedded default
 	scripts/bootstrap.sh
@@ -22,6 +22,9 @@ dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedde
 lint:
 	$(UV) ruff check energymobile energymobile_tests
 	$(UV) ruff format --check energymobile energymobile_tests
+
+sql:  ## regenerate sql/ (the DBA's DDL) from the Alembic revisions; a test checks it is current
+	$(UV) python -m energymobile.storage.migrate sql sql
 
 bench:  ## benchmarks with printed figures (not part of the tests)
 	scripts/bootstrap.sh test

@@ -129,9 +129,9 @@ def test_the_schema_lock_waits_for_its_holder_and_gives_up_after_its_timeout(pos
 def test_sql_postgresql_applied_by_hand_with_psql_is_the_schema_energymobile_uses(
     postgres, postgres_url
 ):
-    """The DBA's way: every file of sql/postgresql in order, each in one transaction
-    (`psql --single-transaction -v ON_ERROR_STOP=1 -f`). energymobile then finds the database
-    at the newest revision, applies nothing, and loads."""
+    """The DBA's way: every file of sql/postgresql in order (`psql -v ON_ERROR_STOP=1 -f`; each
+    file is one transaction). energymobile then finds the database at the newest revision,
+    applies nothing, and loads."""
     files = sorted((REPO_ROOT / "sql" / "postgresql").glob("*.sql"))
     assert [f.name[:3] for f in files] == ALL
     for path in files:
@@ -140,7 +140,7 @@ def test_sql_postgresql_applied_by_hand_with_psql_is_the_schema_energymobile_use
                 str(pg_bin_dir() / "psql"),
                 *("-h", postgres.host, "-p", str(postgres.port), "-U", postgres.user),
                 *("-d", database_of(postgres_url), "-v", "ON_ERROR_STOP=1", "-q"),
-                *("--single-transaction", "-f", str(path)),
+                *("-f", str(path)),
             ],
             env={"PGPASSWORD": postgres.password, "PATH": "/usr/bin:/bin"},
             check=True,

@@ -4,8 +4,10 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
-Also edit energymobile/storage/schema.py to match, run `make sql`, and see docs/mysql.md
-("Migrations") for steps MySQL may have to re-run (migrations/steps.py).
+energymobile/storage/schema.py is the schema this revision moves the database to (edit it
+first, then autogenerate this file against a database at the previous revision). On MySQL a
+revision stopped half-way is run again: guard each step (migrations/steps.py). Then `make sql`.
+How: docs/mysql.md, "Migrations".
 """
 
 from __future__ import annotations
