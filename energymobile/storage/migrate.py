@@ -120,11 +120,12 @@ def upgrade(url: str | URL, script_location: Path | None = None) -> list[str]:
     engine = migration_engine(url)
     try:
         with engine.connect() as conn, schema_lock(conn):
-            conn.commit()  # the lock belongs to the session; Alembic begins its own transactions
             legacy = None
             if not _has_alembic_version(conn):
                 legacy = legacy_revision(conn, [r.id for r in known])
-            conn.commit()  # Alembic must find no transaction open, or it would commit none
+            # The lock belongs to the session, not to a transaction; and Alembic must find no
+            # transaction open, or it would leave committing to us.
+            conn.commit()
             if legacy:
                 command.stamp(alembic_config(script_location, connection=conn), legacy)
             applied: list[str] = []

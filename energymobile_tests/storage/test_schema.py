@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from energymobile.channels import CHANNELS, CONDITION_COLUMNS, CONDITIONS
+from energymobile.storage.dialects import ForeignKeyViolation
 from energymobile.storage.migrate import (
     DIALECTS,
     MigrationsNotFound,
@@ -413,6 +414,44 @@ def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, 
         pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
     finally:
         engine.dispose()
+
+
+DANGLING_REVISION = '''"""A revision that leaves a row without its parent.
+
+Revision ID: 005
+Revises: 004
+"""
+
+from alembic import op
+
+revision = "005"
+down_revision = "004"
+
+
+def upgrade() -> None:
+    op.execute(
+        "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
+        " VALUES ('1999-03-26', 'PS1.txt', 1, 1, 'x')"
+    )
+'''
+
+
+def test_on_sqlite_a_revision_leaving_rows_without_their_parent_is_rolled_back(tmp_path):
+    """SQLite checks no foreign key while a migration rebuilds tables (SQLite's advice): every
+    row is checked before the upgrade commits instead."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    migrations = copy_of_migrations(tmp_path)
+    (migrations / "versions" / "005_dangling.py").write_text(DANGLING_REVISION)
+    with pytest.raises(
+        ForeignKeyViolation, match=r"1 rows without their parent row \(cohort_files"
+    ):
+        upgrade(url, migrations)
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == []  # 001 to 004 rolled back with it
+    finally:
+        engine.dispose()
+    assert upgrade(url) == ALL
 
 
 @pytest.mark.parametrize(
