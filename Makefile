@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 PYTHON_DIRS := energymobile energymobile_tests benchmarks
 
-.PHONY: demo test unit lint bench mysql-dev pg-dev setup dev
+.PHONY: demo test unit lint bench mysql-dev pg-dev setup dev sql
 
 demo:  ## generate sample cohorts and load them through Dagster on the embedded default
 	scripts/bootstrap.sh
@@ -27,6 +27,9 @@ dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedde
 lint:
 	$(UV) ruff check $(PYTHON_DIRS)
 	$(UV) ruff format --check $(PYTHON_DIRS)
+
+sql:  ## regenerate sql/ (the DBA's DDL) from the Alembic revisions; a test checks it is current
+	$(UV) python -m energymobile.storage.migrate sql sql
 
 bench:  ## benchmarks with printed figures (not part of the tests); e.g. ARGS="--only ingest --quick"
 	scripts/bootstrap.sh test

@@ -1,23 +1,20 @@
-"""Every difference between the SQL dialects we run on, in one place.
+"""Every runtime difference between the SQL dialects we run on, in one place.
 
-`sql/` is written for MySQL/MariaDB (the company's warehouse) and is idempotent there, so a
-database someone prepared by hand (`mysql energymobile < sql/001_schema.sql`) and one prepared by
-energymobile end up the same. SQLite, the embedded default, needs the MySQL table options
-removed, inline indexes turned into `CREATE INDEX`, `INSERT IGNORE` and `CREATE OR REPLACE VIEW`
-spelled its way, and foreign keys switched on per connection. PostgreSQL needs the same table
-options and indexes adapted, `DATETIME` and `DOUBLE` spelled `TIMESTAMP(0)` and `DOUBLE
-PRECISION`, and `INSERT IGNORE` as `ON CONFLICT DO NOTHING`. Where a migration cannot be adapted
-statement by statement (SQLite drops a column with a foreign key only by rebuilding the table;
-004's re-runnable steps are MySQL's PREPARE), `sql/<dialect>/` holds that dialect's own version
-of the file. SQLite and PostgreSQL run each file in one transaction (their DDL is
-transactional), so a file is applied completely or not at all.
+The schema itself is dialect-neutral (`storage/schema.py`, migrated by Alembic); what differs
+is how a session is set up and how rows go in:
 
-On MySQL, writes run at READ COMMITTED (at REPEATABLE READ, two cohorts replaced at the same
-time deadlock on the gap locks of their deletes), schema changes are serialised with a named
-lock (MySQL DDL commits implicitly, so a transaction cannot do it), and the fact rows go in
-with LOAD DATA LOCAL INFILE when both ends allow it. On PostgreSQL, writes run at READ
-COMMITTED too (its default, pinned), schema changes are serialised with an advisory lock, and
-the fact rows go in with COPY FROM STDIN, in the load's transaction.
+- SQLite enforces foreign keys only when asked, per connection; its driver runs DDL outside any
+  transaction unless told (`migration_engine`), and it checks foreign keys of rebuilt tables
+  only on request (`check_foreign_keys`).
+- On MySQL, writes run at READ COMMITTED (at REPEATABLE READ, two cohorts replaced at the same
+  time deadlock on the gap locks of their deletes), schema changes are serialised with a named
+  lock (MySQL DDL commits implicitly, so a transaction cannot do it), and the fact rows go in
+  with LOAD DATA LOCAL INFILE when both ends allow it.
+- On PostgreSQL, writes run at READ COMMITTED too (its default, pinned), schema changes are
+  serialised with an advisory lock, and the fact rows go in with COPY FROM STDIN, in the load's
+  transaction.
+- Which errors mean "the warehouse cannot be used as configured", and the driver's own words
+  for them.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -34,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util import asbool
 
 log = logging.getLogger(__name__)
@@ -62,25 +59,13 @@ APPLICATION_NAME = "energymobile"
 _PG_LOCK_NOT_AVAILABLE = "55P03"
 _PG_INSUFFICIENT_PRIVILEGE = "42501"
 
-_TABLE_OPTIONS = re.compile(r"\)\s*ENGINE=[^;]*$", re.IGNORECASE)
-_CREATE_TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", re.IGNORECASE)
-_INLINE_INDEX = re.compile(r",\s*INDEX\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
-_INSERT_IGNORE = re.compile(r"^INSERT IGNORE INTO", re.IGNORECASE)
-_REPLACE_VIEW = re.compile(r"^CREATE OR REPLACE VIEW (\w+)", re.IGNORECASE)
-_POSTGRES_TYPES = (
-    (re.compile(r"\bDATETIME\b", re.IGNORECASE), "TIMESTAMP(0)"),  # seconds, as MySQL's
-    (re.compile(r"\bDOUBLE\b(?!\s+PRECISION)", re.IGNORECASE), "DOUBLE PRECISION"),
-)
 _SCRATCH_DIRS = ("/dev/shm",)
-
-DIALECT_SQL_DIRS: dict[str, str] = {SQLITE: "sqlite", POSTGRES: "postgres"}
-"""The subfolder of `sql/` with a dialect's own version of a migration, where it has one."""
 
 
 # -- engines ------------------------------------------------------------------------------------
 
 
-def engine_options(url: str) -> dict[str, Any]:
+def engine_options(url: str | URL) -> dict[str, Any]:
     """Extra `create_engine` arguments for the URL's dialect.
 
     MySQL: LOAD DATA LOCAL is allowed on the client unless the URL says `?local_infile=0`
@@ -140,82 +125,52 @@ def is_access_error(exc: DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) == _PG_INSUFFICIENT_PRIVILEGE
 
 
-# -- DDL ----------------------------------------------------------------------------------------
+# -- migrations ---------------------------------------------------------------------------------
 
 
-def split_statements(sql: str) -> list[str]:
-    """Statements of a DDL file: `;` at the end of a line ends one; `--` comments dropped."""
-    lines = [ln for ln in sql.splitlines() if not ln.lstrip().startswith("--")]
-    statements = re.split(r";\s*$", "\n".join(lines), flags=re.MULTILINE)
-    return [s.strip() for s in statements if s.strip()]
+def migration_engine(url: str | URL) -> Engine:
+    """An engine for applying migrations (`storage/migrate.py`): one connection, no pool, the
+    same session setup as the warehouse's.
+
+    SQLite: pysqlite runs DDL outside any transaction unless told, so the driver's own
+    transaction handling is switched off and SQLAlchemy emits BEGIN (SQLAlchemy's documented
+    recipe): a revision that rebuilds a table is then applied completely or not at all, as on
+    PostgreSQL. Foreign keys stay unenforced there while tables are rebuilt (SQLite's advice
+    for table rebuilds; SQLite ignores the setting inside a transaction anyway), and
+    `check_foreign_keys` checks every row before the migration commits instead.
+    """
+    engine = create_engine(url, poolclass=NullPool, **engine_options(url))
+    if engine.dialect.name == SQLITE:
+
+        @event.listens_for(engine, "connect")
+        def _driver_transactions_off(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
 
 
-def ddl_statements(sql: str, dialect: str) -> list[str]:
-    """The statements of a `sql/` file as the given SQLAlchemy dialect name needs them."""
-    adapt = {SQLITE: _sqlite_statements, POSTGRES: _postgres_statements}.get(dialect)
-    statements = split_statements(sql)
-    if adapt is None:
-        return statements
-    return [adapted for statement in statements for adapted in adapt(statement)]
+class ForeignKeyViolation(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere: it must not commit."""
 
 
-def _sqlite_statements(statement: str) -> list[str]:
-    statement = _TABLE_OPTIONS.sub(")", statement)
-    statement = _INSERT_IGNORE.sub("INSERT OR IGNORE INTO", statement)
-    view = _REPLACE_VIEW.match(statement)
-    if view:
-        name = view.group(1)
-        return [f"DROP VIEW IF EXISTS {name}", _REPLACE_VIEW.sub(f"CREATE VIEW {name}", statement)]
-    return _indexes_apart(statement)
-
-
-def _postgres_statements(statement: str) -> list[str]:
-    """PostgreSQL has CREATE OR REPLACE VIEW (same columns, as ours keep); the rest differs
-    in spelling only."""
-    statement = _TABLE_OPTIONS.sub(")", statement)
-    for mysql_type, postgres_type in _POSTGRES_TYPES:
-        statement = mysql_type.sub(postgres_type, statement)
-    if _INSERT_IGNORE.match(statement):
-        statement = _INSERT_IGNORE.sub("INSERT INTO", statement) + "\nON CONFLICT DO NOTHING"
-    return _indexes_apart(statement)
-
-
-def _indexes_apart(statement: str) -> list[str]:
-    """A CREATE TABLE's inline (MySQL-only) indexes as CREATE INDEX statements after it."""
-    table = _CREATE_TABLE.match(statement)
-    if not table:
-        return [statement]
-    indexes = [
-        f"CREATE INDEX IF NOT EXISTS {name} ON {table.group(1)} ({' '.join(cols.split())})"
-        for name, cols in _INLINE_INDEX.findall(statement)
-    ]
-    return [_INLINE_INDEX.sub("", statement), *indexes]
-
-
-def migration_path(sql_dir: Path, name: str, dialect: str) -> Path:
-    """The file to apply for migration `name`: `sql/<dialect folder>/<name>` when the dialect
-    has its own version of it (e.g. SQLite's table rebuild for 004, PostgreSQL's 004 without
-    MySQL's PREPARE), else `sql/<name>`. Same name, same version, so `schema_migrations` means
-    the same on every dialect."""
-    folder = DIALECT_SQL_DIRS.get(dialect)
-    if folder and (sql_dir / folder / name).is_file():
-        return sql_dir / folder / name
-    return sql_dir / name
-
-
-def begin_migration(conn: Connection) -> None:
-    """Start the transaction a migration file runs in. SQLite: explicitly, because pysqlite
-    runs DDL outside any transaction until the first INSERT, and a table rebuild stopped
-    half-way must roll back entirely. PostgreSQL: nothing to do, the first statement begins
-    it (SQLAlchemy's autobegin) and DDL is transactional there. MySQL commits every DDL
-    statement anyway: its files are written to be re-run from any point instead."""
-    if conn.dialect.name == SQLITE:
-        conn.exec_driver_sql("BEGIN")
-
-
-def literal_sql(statement: str) -> str:
-    """A DDL statement for `text()`: colons escaped, so `'10:00'` is not a bind parameter."""
-    return statement.replace(":", r"\:")
+def check_foreign_keys(conn: Connection) -> None:
+    """SQLite: every row's foreign keys, checked before a migration commits (the other
+    dialects check them statement by statement)."""
+    if conn.dialect.name != SQLITE:
+        return
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        shown = ", ".join(
+            f"{table} row {rowid} -> {parent}" for table, rowid, parent, _ in broken[:5]
+        )
+        raise ForeignKeyViolation(
+            f"the migration left {len(broken)} rows without their parent row ({shown}); "
+            "nothing was committed"
+        )
 
 
 @contextlib.contextmanager
@@ -225,7 +180,7 @@ def schema_lock(conn: Connection, timeout_s: int = SCHEMA_LOCK_TIMEOUT_S) -> Ite
 
     MySQL: a named lock (GET_LOCK) per database; DDL commits implicitly there, so a transaction
     cannot serialise it. PostgreSQL: a session advisory lock (advisory locks are per database);
-    session, not transaction, because the lock must outlive the commit of each file. SQLite:
+    session, not transaction, because the lock must outlive the commit of each revision. SQLite:
     an exclusive lock on a file beside the database file.
     """
     if conn.dialect.name == MYSQL:

@@ -1,123 +1,249 @@
-"""Apply `sql/NNN_*.sql` once each, in order, and record them in `schema_migrations`.
+"""The warehouse's schema as it is now, defined once, with SQLAlchemy Core: the tables, their
+keys and indexes, and the flat view `oil_well_hourly`.
 
-Applied on first use (never at import), under the dialect's schema lock, so two processes
-starting at once apply each file once. The files are idempotent (IF NOT EXISTS, INSERT IGNORE,
-CREATE OR REPLACE VIEW, steps that run only while still needed): a database prepared by hand
-with `mysql energymobile < sql/…` is recognised and recorded, and a migration interrupted
-half-way (MySQL DDL commits statement by statement) is simply run again. A later change adds
-a new numbered file (an ALTER or a data migration), so an existing database moves forward
-without losing rows. Where SQLite or PostgreSQL needs its own version of a file
-(`sql/sqlite/<same name>`, `sql/postgres/<same name>`, see `dialects.migration_path`), it gets
-it, under the same version number; on both every file runs in one transaction (their DDL is
-transactional), so a file is applied completely or not at all.
+A database gets here through Alembic's revisions (`storage/migrations/versions/`, applied by
+`storage/migrate.py`); the revisions are the history, this module is the result. The tests
+migrate an empty database and a database loaded by the code before Alembic on SQLite, MariaDB
+and PostgreSQL and compare it with this module (tables, columns, types, keys, indexes, and the
+view's rows), so the two cannot drift apart. A schema change is an edit here plus one new
+revision (docs/mysql.md, "Migrations").
 
-A view is derived, not data: when several pending files define the same view, only the last
-definition is applied. So re-applying the files to a database prepared by hand at a later
-version (003's view names columns that 004 dropped) recognises it instead of failing.
+Types are spelled so that every dialect stores the same values: `DateTime` is naive UTC in
+whole seconds (MySQL `DATETIME`, PostgreSQL `TIMESTAMP(0)`, SQLite text `YYYY-MM-DD HH:MM:SS`,
+as the code before Alembic wrote it), `Double` is a 64-bit float everywhere. Constraint and
+index names are explicit: later revisions drop and alter them by name, and SQLite's batch
+migrations need them.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    DateTime,
+    Double,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Select,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    cast,
+    select,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql.ddl import CreateView
+from sqlalchemy.types import CHAR, TypeEngine
 
-from energymobile.storage.dialects import (
-    begin_migration,
-    ddl_statements,
-    literal_sql,
-    migration_path,
-    schema_lock,
-    split_statements,
+from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS
+
+metadata = MetaData(
+    naming_convention={
+        # Names for the indexes and constraints a future revision adds without naming them
+        # (SQLite's batch migrations find constraints by name); every one below is named
+        # explicitly, as in the databases made before Alembic.
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s",
+    }
 )
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-MIGRATIONS_TABLE = "schema_migrations"
-_MIGRATION_NAME = re.compile(r"(\d{3})_[a-z0-9_]+\.sql")
-_VIEW_DEFINITION = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(\w+)", re.IGNORECASE)
+MYSQL_TABLE_OPTIONS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+"""Every table's options on MySQL/MariaDB (ignored elsewhere)."""
 
-CREATE_MIGRATIONS_TABLE = f"""
-CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (
-    version    INT          NOT NULL,
-    name       VARCHAR(128) NOT NULL,
-    applied_at DATETIME     NOT NULL,
-    PRIMARY KEY (version)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
-"""
+SQLITE_DATETIME_FORMAT = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
 
+UtcDateTime: TypeEngine = (
+    DateTime()
+    .with_variant(mysql.DATETIME(), "mysql")
+    .with_variant(postgresql.TIMESTAMP(precision=0), "postgresql")
+    .with_variant(sqlite.DATETIME(storage_format=SQLITE_DATETIME_FORMAT), "sqlite")
+)
+"""Naive UTC, whole seconds, on every dialect. MySQL's type is spelled out: once Dagster's
+storage is imported (any Dagster process), Dagster compiles every generic `DateTime` as
+`DATETIME(6)` on MySQL (dagster/_core/storage/sql.py)."""
 
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
+CONDITION_KEYS: dict[str, str] = {
+    "cooler_condition": "cooler",
+    "valve_condition": "valve",
+    "internal_pump_leakage": "pump",
+    "hydraulic_accumulator_bar": "accumulator",
+    "stable_flag": "stable",
+}
+"""Condition column -> the short name in its foreign keys' names (fk_condition_profiles_valve)."""
 
-
-def migrations(sql_dir: Path = SQL_DIR, dialect: str | None = None) -> list[Migration]:
-    """The numbered files of `sql_dir`, in version order; given a dialect, with its own
-    version of a file where `sql_dir` has one."""
-    found = []
-    for path in sorted(sql_dir.glob("*.sql")):
-        match = _MIGRATION_NAME.fullmatch(path.name)
-        if match:
-            source = migration_path(sql_dir, path.name, dialect) if dialect else path
-            found.append(Migration(int(match.group(1)), path.name, source.read_text("utf-8")))
-    return found
-
-
-def defined_view(statement: str) -> str | None:
-    """The view a statement (re)defines, if it is a CREATE [OR REPLACE] VIEW."""
-    match = _VIEW_DEFINITION.match(statement)
-    return match.group(1).lower() if match else None
-
-
-def views_defined(pending: Sequence[Migration]) -> set[str]:
-    """The views these migrations (re)define."""
-    return {
-        view
-        for migration in pending
-        for statement in split_statements(migration.sql)
-        if (view := defined_view(statement))
-    }
+PROFILE_RADIXES: dict[str, int] = {
+    "valve_condition": 1000,
+    "internal_pump_leakage": 10,
+    "hydraulic_accumulator_bar": 1000,
+    "stable_flag": 10,
+}
+"""profile_id = ((((cooler*1000 + valve)*10 + pump)*1000 + accumulator)*10 + stable): one-to-one
+as long as each code after the first is in [0, radix), which condition_profiles' CHECK holds
+every row to (and the loader checks before computing it)."""
 
 
-def applied_versions(conn: Connection) -> set[int]:
-    return {int(v) for v in conn.execute(text(f"SELECT version FROM {MIGRATIONS_TABLE}")).scalars()}
+def profile_key(codes: Sequence[ColumnElement[int]]) -> ColumnElement[int]:
+    """condition_profiles' key computed from the five codes, in SQL. In BIGINT from the first
+    term on: from SMALLINT codes PostgreSQL would compute in INTEGER, which the key overflows."""
+    first, *rest = codes
+    key: ColumnElement[int] = cast(first, BigInteger)
+    for code, radix in zip(rest, PROFILE_RADIXES.values(), strict=True):
+        key = key * radix + code
+    return key
 
 
-def apply_migrations(engine: Engine, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply the migrations not yet recorded; returns the names applied now."""
-    dialect = engine.dialect.name
-    applied_now = []
-    with engine.connect() as conn, schema_lock(conn):
-        for statement in ddl_statements(CREATE_MIGRATIONS_TABLE, dialect):
-            conn.execute(text(literal_sql(statement)))
-        conn.commit()
-        done = applied_versions(conn)
-        pending = [m for m in migrations(sql_dir, dialect) if m.version not in done]
-        for index, migration in enumerate(pending):
-            redefined_later = views_defined(pending[index + 1 :])
-            begin_migration(conn)
-            for written in split_statements(migration.sql):
-                if defined_view(written) in redefined_later:
-                    continue
-                for statement in ddl_statements(written, dialect):
-                    conn.execute(text(literal_sql(statement)))
-            conn.execute(
-                text(
-                    f"INSERT INTO {MIGRATIONS_TABLE} (version, name, applied_at) "
-                    "VALUES (:v, :n, :t)"
-                ),
-                {
-                    "v": migration.version,
-                    "n": migration.name,
-                    "t": datetime.now(UTC).replace(tzinfo=None),
-                },
+def _condition_table(name: str) -> Table:
+    """A condition's documented codes and what each means (profile.txt's columns)."""
+    return Table(
+        name,
+        metadata,
+        Column("code", SmallInteger, nullable=False, autoincrement=False),
+        Column("description", String(64), nullable=False),
+        PrimaryKeyConstraint("code"),
+        **MYSQL_TABLE_OPTIONS,
+    )
+
+
+sensors = Table(
+    "sensors",
+    metadata,
+    Column("code", String(8), nullable=False),
+    Column("column_name", String(8), nullable=False),
+    Column("quantity", String(64), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("sampling_rate_hz", SmallInteger, nullable=False),
+    Column("samples_per_cycle", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("code"),
+    UniqueConstraint("column_name", name="uq_sensors_column_name"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""The 17 channels, as the dataset documents them (energymobile.channels)."""
+
+condition_tables: dict[str, Table] = {name: _condition_table(name) for name in CONDITION_COLUMNS}
+
+cohorts = Table(
+    "cohorts",
+    metadata,
+    Column("cohort", String(10), nullable=False),
+    Column("window_start", UtcDateTime, nullable=False),
+    Column("window_end", UtcDateTime, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("statistic", String(8), nullable=False),
+    Column("source_sha256", CHAR(64), nullable=False),
+    Column("loaded_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("cohort"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""One row per loaded cohort (partition): its window and when it was loaded."""
+
+cohort_files = Table(
+    "cohort_files",
+    metadata,
+    Column("cohort", String(10), nullable=False),
+    Column("file_name", String(32), nullable=False),
+    Column("byte_count", BigInteger, nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("sha256", CHAR(64), nullable=False),
+    PrimaryKeyConstraint("cohort", "file_name"),
+    ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_cohort_files_cohort"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""The files each cohort was loaded from, with their checksums."""
+
+
+def _condition_profiles() -> Table:
+    profile_id = Column("profile_id", BigInteger, nullable=False, autoincrement=False)
+    codes = [Column(name, SmallInteger, nullable=False) for name in CONDITION_COLUMNS]
+    later = dict(zip(CONDITION_COLUMNS[1:], codes[1:], strict=True))
+    within_digits = [later[name].between(0, radix - 1) for name, radix in PROFILE_RADIXES.items()]
+    return Table(
+        "condition_profiles",
+        metadata,
+        profile_id,
+        *codes,
+        PrimaryKeyConstraint("profile_id"),
+        UniqueConstraint(*CONDITION_COLUMNS, name="uq_condition_profiles_codes"),
+        CheckConstraint(
+            and_(*within_digits, profile_id == profile_key(codes)),
+            name="ck_condition_profiles_id",
+        ),
+        *(
+            ForeignKeyConstraint(
+                [name], [f"{name}.code"], name=f"fk_condition_profiles_{CONDITION_KEYS[name]}"
             )
-            conn.commit()
-            applied_now.append(migration.name)
-    return applied_now
+            for name in CONDITION_COLUMNS
+        ),
+        **MYSQL_TABLE_OPTIONS,
+    )
+
+
+condition_profiles = _condition_profiles()
+"""The junk dimension: every documented combination of the five codes, under a key computed
+from them (`profile_key`). The fact holds one key instead of five codes, so InnoDB maintains
+three indexes per fact row instead of seven; an undocumented code has no row here, so the
+fact's foreign key refuses it."""
+
+sensor_hourly = Table(
+    "sensor_hourly",
+    metadata,
+    Column("cohort", String(10), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("date_time", UtcDateTime, nullable=False),
+    Column("cumulative_minutes", Integer, nullable=False),
+    *(Column(name, Double, nullable=False) for name in CHANNEL_COLUMNS),
+    Column("profile_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("cohort", "cycle"),
+    ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_sensor_hourly_cohort"),
+    ForeignKeyConstraint(
+        ["profile_id"], ["condition_profiles.profile_id"], name="fk_sensor_hourly_profile"
+    ),
+    # The scientists query by time across cohorts, and by condition.
+    Index("ix_sensor_hourly_date_time", "date_time"),
+    Index("ix_sensor_hourly_profile", "profile_id"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""The fact table: one row per cohort and cycle (an hour), one column per channel."""
+
+
+def _oil_well_hourly_query() -> Select:
+    """Every sensor_hourly row with its five codes and their descriptions, through its profile."""
+    h, p = sensor_hourly, condition_profiles
+    described = {
+        name: condition_tables[name].alias(CONDITION_KEYS[name]) for name in CONDITION_COLUMNS
+    }
+    joined = h.join(p, p.c.profile_id == h.c.profile_id)
+    for name, table in described.items():
+        joined = joined.join(table, table.c.code == p.c[name])
+    return select(
+        h.c.cohort,
+        h.c.cycle,
+        h.c.date_time,
+        h.c.cumulative_minutes,
+        *(h.c[name] for name in CHANNEL_COLUMNS),
+        *(p.c[name] for name in CONDITION_COLUMNS),
+        *(described[name].c.description.label(f"{name}_description") for name in CONDITION_COLUMNS),
+    ).select_from(joined)
+
+
+oil_well_hourly_query = _oil_well_hourly_query()
+"""The view's definition; a test checks that the migrated view returns exactly its rows."""
+create_oil_well_hourly = CreateView(oil_well_hourly_query, "oil_well_hourly", metadata=metadata)
+oil_well_hourly: Table = create_oil_well_hourly.table
+"""The scientists' flat rows: exactly what goes to oil-well-data-all-historical/cohort=<key>/."""
+
+VIEWS: frozenset[str] = frozenset({oil_well_hourly.name})
+"""Names in `metadata` that are views, not tables (Alembic's comparison skips them)."""

@@ -3,9 +3,9 @@ SQLAlchemy.
 
 `replace_cohort` is the only write: it deletes a cohort's rows and inserts the new ones in one
 transaction, so a reader sees the old cohort or the new one, never half, and a re-run never
-duplicates. The same code serves every dialect; what differs (bulk path, locks, isolation, DDL
-spelling) is in `dialects.py`. Identifiers are constants of this module; every value is a bound
-parameter. Errors name the warehouse by its redacted URL, never with the password.
+duplicates. The same code serves every dialect; the tables are those of `schema.py`, what
+differs (bulk path, locks, isolation) is in `dialects.py`. Every value is a bound parameter.
+Errors name the warehouse by its redacted URL, never with the password.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import polars as pl
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, select
 from sqlalchemy.exc import DBAPIError
 
 from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
@@ -39,30 +39,28 @@ from energymobile.storage.dialects import (
     is_access_error,
     load_data_local,
 )
-from energymobile.storage.schema import apply_migrations
+from energymobile.storage.migrate import upgrade
+from energymobile.storage.schema import (
+    PROFILE_RADIXES,
+    cohort_files,
+    cohorts,
+    condition_profiles,
+    oil_well_hourly,
+    sensor_hourly,
+)
 
-FACT_TABLE = "sensor_hourly"
-PROFILES_TABLE = "condition_profiles"
-COHORTS_TABLE = "cohorts"
-FILES_TABLE = "cohort_files"
-FLAT_VIEW = "oil_well_hourly"
+FACT_TABLE = sensor_hourly.name
+PROFILES_TABLE = condition_profiles.name
+COHORTS_TABLE = cohorts.name
+FILES_TABLE = cohort_files.name
+FLAT_VIEW = oil_well_hourly.name
 PROFILE_ID = "profile_id"
 LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *CHANNEL_COLUMNS, *CONDITION_COLUMNS)
 """What a cohort's load must hold: its rows with the five condition codes."""
-FACT_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *CHANNEL_COLUMNS, PROFILE_ID)
-"""The columns of sensor_hourly: the five codes are one key of condition_profiles (sql/004)."""
-FLAT_COLUMNS: tuple[str, ...] = (*LOAD_COLUMNS, *DESCRIPTION_COLUMNS)
-"""The columns of oil_well_hourly and of the cohort CSVs."""
-
-PROFILE_RADIXES: dict[str, int] = {
-    "valve_condition": 1000,
-    "internal_pump_leakage": 10,
-    "hydraulic_accumulator_bar": 1000,
-    "stable_flag": 10,
-}
-"""profile_id = ((((cooler*1000 + valve)*10 + pump)*1000 + accumulator)*10 + stable), the
-formula of sql/004 (whose CHECK holds condition_profiles to it): one-to-one as long as each
-code after the first is in [0, radix), which the loader checks before computing it."""
+FACT_COLUMNS: tuple[str, ...] = tuple(sensor_hourly.c.keys())
+"""The columns of sensor_hourly: the five codes are one key of condition_profiles."""
+FLAT_COLUMNS: tuple[str, ...] = tuple(oil_well_hourly.c.keys())
+"""The columns of oil_well_hourly and of the cohort CSVs: the load's, with descriptions."""
 
 FLAT_DTYPES: dict[str, str] = {
     "cohort": "string",
@@ -76,18 +74,10 @@ FLAT_DTYPES: dict[str, str] = {
 
 INSERT_BATCH_ROWS = 5000
 
-# The statements of every load, parsed once (text() parses its bind parameters on creation).
-_DELETE_FACTS = text(f"DELETE FROM {FACT_TABLE} WHERE cohort = :k")
-_DELETE_FILES = text(f"DELETE FROM {FILES_TABLE} WHERE cohort = :k")
-_DELETE_COHORT = text(f"DELETE FROM {COHORTS_TABLE} WHERE cohort = :k")
-_INSERT_COHORT = text(
-    f"INSERT INTO {COHORTS_TABLE} (cohort, window_start, window_end, row_count, statistic,"
-    " source_sha256, loaded_at) VALUES (:k, :s, :e, :n, :stat, :sha, :at)"
-)
-_INSERT_FILE = text(
-    f"INSERT INTO {FILES_TABLE} (cohort, file_name, byte_count, row_count, sha256)"
-    " VALUES (:k, :name, :bytes, :rows, :sha)"
-)
+# The statements of every load (children first: the foreign keys hold at every statement).
+_DELETE_FACTS = sensor_hourly.delete().where(sensor_hourly.c.cohort == bindparam("k"))
+_DELETE_FILES = cohort_files.delete().where(cohort_files.c.cohort == bindparam("k"))
+_DELETE_COHORT = cohorts.delete().where(cohorts.c.cohort == bindparam("k"))
 
 
 class WarehouseError(RuntimeError):
@@ -143,14 +133,15 @@ class Warehouse:
         return f"Warehouse({self.safe_url!r})"
 
     def ensure_schema(self) -> list[str]:
-        """Apply pending `sql/` migrations (once per process); returns those applied now.
+        """Upgrade the database to the newest revision (once per process, `migrate.upgrade`);
+        returns the revisions applied now.
 
         The first use of the warehouse, so a wrong password or an unreachable server is
         reported here, worded for people and without the password."""
         if self._schema_checked:
             return []
         try:
-            applied = apply_migrations(self.engine)
+            applied = upgrade(self.url)
         except DBAPIError as exc:
             if not is_access_error(exc):
                 raise
@@ -173,22 +164,28 @@ class Warehouse:
             conn.execute(_DELETE_FILES, key)
             conn.execute(_DELETE_COHORT, key)
             conn.execute(
-                _INSERT_COHORT,
+                cohorts.insert(),
                 {
-                    **key,
-                    "s": start,
-                    "e": end,
-                    "n": facts.height,
-                    "stat": load.statistic,
-                    "sha": load.source_sha256,
-                    "at": datetime.now(UTC).replace(tzinfo=None),
+                    "cohort": load.key,
+                    "window_start": start,
+                    "window_end": end,
+                    "row_count": facts.height,
+                    "statistic": load.statistic,
+                    "source_sha256": load.source_sha256,
+                    "loaded_at": datetime.now(UTC).replace(tzinfo=None),
                 },
             )
             if load.receipts:
                 conn.execute(
-                    _INSERT_FILE,
+                    cohort_files.insert(),
                     [
-                        {**key, "name": r.name, "bytes": r.bytes, "rows": r.rows, "sha": r.sha256}
+                        {
+                            "cohort": load.key,
+                            "file_name": r.name,
+                            "byte_count": r.bytes,
+                            "row_count": r.rows,
+                            "sha256": r.sha256,
+                        }
                         for r in load.receipts
                     ],
                 )
@@ -203,15 +200,14 @@ class Warehouse:
     def read_cohorts(self, keys: Sequence[str]) -> pd.DataFrame:
         """The flat rows of `oil_well_hourly` for these cohorts, in (cohort, cycle) order."""
         self.ensure_schema()
-        params = {f"k{i}": key for i, key in enumerate(keys)}
-        placeholders = ", ".join(f":{name}" for name in params) or "NULL"
-        query = text(
-            f"SELECT {', '.join(FLAT_COLUMNS)} FROM {FLAT_VIEW} "
-            f"WHERE cohort IN ({placeholders}) ORDER BY cohort, cycle"
+        view = oil_well_hourly
+        query = (
+            select(*(view.c[name] for name in FLAT_COLUMNS))
+            .where(view.c.cohort.in_(list(keys)))
+            .order_by(view.c.cohort, view.c.cycle)
         )
         with self.engine.connect() as conn:
-            result = conn.execute(query, params)
-            frame = pd.DataFrame(result.fetchall(), columns=list(FLAT_COLUMNS))
+            frame = pd.DataFrame(conn.execute(query).fetchall(), columns=list(FLAT_COLUMNS))
         return typed_flat_frame(frame)
 
     def loaded_cohorts(self) -> dict[str, int]:
@@ -219,7 +215,7 @@ class Warehouse:
         self.ensure_schema()
         with self.engine.connect() as conn:
             rows = conn.execute(
-                text(f"SELECT cohort, row_count FROM {COHORTS_TABLE} ORDER BY cohort")
+                select(cohorts.c.cohort, cohorts.c.row_count).order_by(cohorts.c.cohort)
             )
             return {key: int(n) for key, n in rows}
 
@@ -312,10 +308,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:
     """The portable bulk path: executemany in batches (mysqlclient turns each batch into
     multi-row INSERT statements, psycopg pipelines them); returns the rows inserted."""
-    insert = text(
-        f"INSERT INTO {FACT_TABLE} ({', '.join(FACT_COLUMNS)}) "
-        f"VALUES ({', '.join(':' + c for c in FACT_COLUMNS)})"
-    )
+    insert = sensor_hourly.insert()
     for batch in facts.iter_slices(INSERT_BATCH_ROWS):
         conn.execute(insert, batch.rows(named=True))
     return facts.height

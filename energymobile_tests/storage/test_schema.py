@@ -1,261 +1,176 @@
-"""The schema from sql/ on both dialects: the condition_profiles junk dimension (004), moving a
-loaded database forward to it, and what the database itself refuses.
+"""The schema on SQLite, MariaDB and PostgreSQL: Alembic's revisions bring an empty database, and
+one made before Alembic with rows in it, to exactly `storage/schema.py`; what the database itself
+refuses; the DBA's sql/ generated from the revisions; no migrations is an error.
 
-Most tests run twice: on SQLite (a file under tmp_path) and on MariaDB (the session's server,
-an empty database per test). SQLite gets its own version of 004 (a table rebuild in one
-transaction); MySQL/MariaDB re-runs 004 from wherever an interruption left it.
+Most tests run once per dialect (the `url` fixture of this folder's conftest.py: an empty
+database each).
 """
 
 from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
-import polars as pl
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from energymobile.channels import CONDITION_COLUMNS, CONDITIONS
-from energymobile.storage.dialects import ddl_statements, literal_sql, split_statements
-from energymobile.storage.schema import SQL_DIR, apply_migrations, migrations
+from energymobile.channels import CHANNELS, CONDITION_COLUMNS, CONDITIONS
+from energymobile.storage.dialects import ForeignKeyViolation
+from energymobile.storage.migrate import (
+    DIALECTS,
+    MigrationsNotFound,
+    current_revision,
+    migrations_folder,
+    revisions,
+    schema_differences,
+    sql_files,
+    upgrade,
+)
+from energymobile.storage.schema import oil_well_hourly, oil_well_hourly_query
 from energymobile.storage.warehouse import (
     FACT_COLUMNS,
     FACT_TABLE,
     FLAT_COLUMNS,
-    FLAT_VIEW,
     LOAD_COLUMNS,
     PROFILE_ID,
     PROFILES_TABLE,
-    CohortLoad,
     Warehouse,
     profile_id,
     typed_flat_frame,
 )
-from energymobile_tests.storage.test_warehouse_mysql import cohort_load, expected_rows
+from energymobile_tests.storage.legacy import create_legacy_database, load_legacy_cohort
+from energymobile_tests.storage.support import (
+    KEY,
+    OTHER_KEY,
+    ROWS,
+    cohort_load,
+    expected_rows,
+    rows_of,
+    scalar,
+    view_rows,
+)
 
 pytestmark = pytest.mark.integration
 
-KEY = "2008-03-26"
-OTHER_KEY = "2008-06-26"
-PROFILES_MIGRATION = "004_condition_profiles.sql"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ALL = [r.id for r in revisions()]
+HEAD = ALL[-1]
 DOCUMENTED = set(itertools.product(*(sorted(c.codes) for c in CONDITIONS)))
 
 
-@pytest.fixture(params=["sqlite", "mariadb", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return str(request.getfixturevalue("mysql_url"))
-
-
 @pytest.fixture
-def warehouse(url: str) -> Iterator[Warehouse]:
-    wh = Warehouse(url)
-    yield wh
-    wh.dispose()
+def engine(url: str) -> Engine:
+    engine = create_engine(url)
+    yield engine
+    engine.dispose()
 
 
-@pytest.fixture
-def engine(warehouse: Warehouse) -> Engine:
-    """The warehouse's own engine (SQLite with foreign keys on), without applying sql/."""
-    return warehouse.engine
-
-
-def sql_before_profiles(tmp_path: Path) -> Path:
-    """sql/ as it was before 004: the files an existing database was built from."""
-    folder = tmp_path / "sql-003"
-    folder.mkdir()
-    for migration in migrations():
-        if migration.version < 4:
-            shutil.copy(SQL_DIR / migration.name, folder / migration.name)
-    return folder
-
-
-def load_before_profiles(engine: Engine, load: CohortLoad) -> None:
-    """A cohort as energymobile wrote it into the 001–003 schema: the five codes per row."""
-    rows = pl.from_pandas(load.frame[list(LOAD_COLUMNS)]).rows(named=True)
-    at = datetime(2008, 1, 1)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO cohorts (cohort, window_start, window_end, row_count, statistic,"
-                " source_sha256, loaded_at) VALUES (:k, :at, :at, :n, 'mean', :sha, :at)"
-            ),
-            {"k": load.key, "at": at, "n": len(rows), "sha": "0" * 64},
-        )
-        conn.execute(
-            text(
-                f"INSERT INTO {FACT_TABLE} ({', '.join(LOAD_COLUMNS)}) "
-                f"VALUES ({', '.join(':' + c for c in LOAD_COLUMNS)})"
-            ),
-            rows,
-        )
-
-
-def view_rows(engine: Engine, key: str) -> pd.DataFrame:
-    """The cohort's rows of oil_well_hourly, whatever the schema version behind the view."""
+def unique_indexes(engine: Engine, table: str) -> list[list[str]]:
+    """SQLite: the columns of each unique index, read from SQLite itself."""
     with engine.connect() as conn:
-        result = conn.execute(
-            text(
-                f"SELECT {', '.join(FLAT_COLUMNS)} FROM {FLAT_VIEW} "
-                "WHERE cohort = :k ORDER BY cycle"
-            ),
-            {"k": key},
-        )
-        frame = pd.DataFrame(result.fetchall(), columns=list(FLAT_COLUMNS))
-    return typed_flat_frame(frame)
+        names = [row[1] for row in conn.exec_driver_sql(f"PRAGMA index_list({table})") if row[2]]
+        return [
+            [row[2] for row in conn.exec_driver_sql(f"PRAGMA index_info({name})")] for name in names
+        ]
 
 
-def assert_profile_layout(engine: Engine) -> None:
-    """sensor_hourly after 004: one profile key instead of five codes, three indexes."""
-    schema = inspect(engine)
-    assert [c["name"] for c in schema.get_columns(FACT_TABLE)] == list(FACT_COLUMNS)
-    assert schema.get_pk_constraint(FACT_TABLE)["constrained_columns"] == ["cohort", "cycle"]
-    assert {i["name"] for i in schema.get_indexes(FACT_TABLE)} == {
+def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) -> None:
+    """The database is `schema.py`: tables, columns, types, keys and indexes as Alembic's
+    comparison sees them, the revision recorded, the view's columns, and the layout 004 made.
+
+    One allowance: on SQLite, SQLAlchemy's reflection reads constraints from the CREATE TABLE
+    text and misses a UNIQUE written over several lines, as the code before Alembic wrote
+    uq_condition_profiles_codes. SQLite enforces it all the same (checked here)."""
+    with engine.connect() as conn:
+        differences = schema_differences(conn)
+        assert current_revision(conn) == HEAD
+    if made_before_alembic and engine.dialect.name == "sqlite":
+        unseen = [d for d in differences if d[0] == "add_constraint"]
+        assert [d[1].name for d in unseen] == ["uq_condition_profiles_codes"]
+        assert list(CONDITION_COLUMNS) in unique_indexes(engine, PROFILES_TABLE)
+        differences = [d for d in differences if d not in unseen]
+    assert differences == []
+    found = inspect(engine)
+    assert [c["name"] for c in found.get_columns(oil_well_hourly.name)] == list(FLAT_COLUMNS)
+    assert [c["name"] for c in found.get_columns(FACT_TABLE)] == list(FACT_COLUMNS)
+    assert found.get_pk_constraint(FACT_TABLE)["constrained_columns"] == ["cohort", "cycle"]
+    assert {i["name"] for i in found.get_indexes(FACT_TABLE)} == {
         "ix_sensor_hourly_date_time",
         "ix_sensor_hourly_profile",
     }
     keys = {
-        (tuple(k["constrained_columns"]), k["referred_table"])
-        for k in schema.get_foreign_keys(FACT_TABLE)
+        (k["name"], tuple(k["constrained_columns"]), k["referred_table"])
+        for k in found.get_foreign_keys(FACT_TABLE)
     }
-    assert keys == {(("cohort",), "cohorts"), ((PROFILE_ID,), PROFILES_TABLE)}
-    parents = {k["referred_table"] for k in schema.get_foreign_keys(PROFILES_TABLE)}
+    assert keys == {
+        ("fk_sensor_hourly_cohort", ("cohort",), "cohorts"),
+        ("fk_sensor_hourly_profile", (PROFILE_ID,), PROFILES_TABLE),
+    }
+    parents = {k["referred_table"] for k in found.get_foreign_keys(PROFILES_TABLE)}
     assert parents == set(CONDITION_COLUMNS)
 
 
-# -- moving a loaded database forward ------------------------------------------------------
+# -- a new database ------------------------------------------------------------------------
 
 
-def test_004_moves_a_loaded_database_forward_and_the_view_keeps_every_value(url, engine, tmp_path):
-    assert apply_migrations(engine, sql_before_profiles(tmp_path)) == [
-        m.name for m in migrations() if m.version < 4
-    ]
-    load = cohort_load(KEY, seed=4)
-    load_before_profiles(engine, load)
-    before = view_rows(engine, KEY)
-    pd.testing.assert_frame_equal(before, expected_rows(load), check_exact=True)
+def test_a_new_database_is_migrated_to_exactly_the_schema_of_schema_py(url, warehouse, engine):
+    assert ALL == ["001", "002", "003", "004"]
+    assert warehouse.ensure_schema() == ALL
+    assert warehouse.ensure_schema() == []  # once per process
+    assert_matches_schema(engine)
+    again = Warehouse(url)
+    try:
+        assert again.ensure_schema() == []
+    finally:
+        again.dispose()
+    assert rows_of(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
-    assert apply_migrations(engine) == [PROFILES_MIGRATION]
 
-    pd.testing.assert_frame_equal(view_rows(engine, KEY), before, check_exact=True)
-    assert_profile_layout(engine)
+def test_the_view_returns_exactly_the_rows_of_its_definition_in_schema_py(warehouse, engine):
+    loads = [cohort_load(KEY, seed=1), cohort_load(OTHER_KEY, seed=2)]
+    for load in loads:
+        warehouse.replace_cohort(load)
+    order = (
+        oil_well_hourly_query.selected_columns.cohort,
+        oil_well_hourly_query.selected_columns.cycle,
+    )
     with engine.connect() as conn:
-        stored = conn.execute(
-            text(f"SELECT {PROFILE_ID} FROM {FACT_TABLE} ORDER BY cycle")
-        ).scalars()
-        codes = load.frame[list(CONDITION_COLUMNS)].astype(int).to_dict("records")
-        assert list(stored) == [profile_id(row) for row in codes]
-
-    # energymobile carries on from there: replaces the migrated cohort, adds another.
-    warehouse = Warehouse(url)
-    try:
-        assert warehouse.ensure_schema() == []
-        again = cohort_load(KEY, seed=5)
-        other = cohort_load(OTHER_KEY, seed=6)
-        assert warehouse.replace_cohort(again).rows_replaced == len(load.frame)
-        warehouse.replace_cohort(other)
-        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(again))
-        pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
-    finally:
-        warehouse.dispose()
-
-
-def test_a_new_database_gets_the_same_layout(engine):
-    assert apply_migrations(engine) == [m.name for m in migrations()]
-    assert_profile_layout(engine)
-    assert apply_migrations(engine) == []
-
-
-@pytest.mark.parametrize("steps_done", ["column added", "key constrained", "all but recorded"])
-def test_004_interrupted_on_mariadb_finishes_when_run_again(mysql_url, tmp_path, steps_done):
-    """MySQL commits DDL statement by statement: 004 must finish from any point it stopped."""
-    warehouse = Warehouse(mysql_url)
-    engine = warehouse.engine
-    try:
-        apply_migrations(engine, sql_before_profiles(tmp_path))
-        load = cohort_load(KEY, seed=7)
-        load_before_profiles(engine, load)
-        statements = split_statements((SQL_DIR / PROFILES_MIGRATION).read_text())
-        executes = [i for i, s in enumerate(statements) if s.startswith("EXECUTE")]
-        stop = {
-            "column added": executes[0] + 1,
-            "key constrained": executes[2] + 1,
-            "all but recorded": len(statements),
-        }[steps_done]
-        with engine.connect() as conn:
-            for statement in statements[:stop]:
-                for adapted in ddl_statements(statement, engine.dialect.name):
-                    conn.execute(text(literal_sql(adapted)))
-            conn.commit()
-
-        assert apply_migrations(engine) == [PROFILES_MIGRATION]
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
-        assert_profile_layout(engine)
-    finally:
-        warehouse.dispose()
-
-
-def test_004_on_sqlite_is_applied_completely_or_not_at_all(tmp_path):
-    """SQLite rebuilds sensor_hourly; a failure anywhere in the file leaves the 003 database
-    exactly as it was (one transaction), and the real file then applies."""
-    warehouse = Warehouse(f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
-    engine = warehouse.engine
-    try:
-        old = sql_before_profiles(tmp_path)
-        apply_migrations(engine, old)
-        load = cohort_load(KEY, seed=8)
-        load_before_profiles(engine, load)
-        broken = tmp_path / "sql-broken"
-        shutil.copytree(old, broken)
-        (broken / "sqlite").mkdir()
-        failing = (SQL_DIR / "sqlite" / PROFILES_MIGRATION).read_text()
-        failing += "\nSELECT no_such_column FROM cohorts;\n"
-        (broken / PROFILES_MIGRATION).write_text("-- replaced by the SQLite version\n")
-        (broken / "sqlite" / PROFILES_MIGRATION).write_text(failing)
-
-        with pytest.raises(DBAPIError, match="no_such_column"):
-            apply_migrations(engine, broken)
-
-        schema = inspect(engine)
-        assert PROFILES_TABLE not in schema.get_table_names()
-        assert [c["name"] for c in schema.get_columns(FACT_TABLE)] == list(LOAD_COLUMNS)
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT MAX(version) FROM schema_migrations")).scalar() == 3
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
-
-        assert apply_migrations(engine) == [PROFILES_MIGRATION]
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
-    finally:
-        warehouse.dispose()
-
-
-def test_sqlite_gets_its_own_version_of_a_migration_only_where_sql_has_one():
-    variants = sorted(p.name for p in (SQL_DIR / "sqlite").glob("*.sql"))
-    assert variants == [PROFILES_MIGRATION]
-    assert set(variants) <= {m.name for m in migrations()}
-    for migration in migrations(dialect="sqlite"):
-        folder = SQL_DIR / "sqlite" if migration.name in variants else SQL_DIR
-        assert migration.sql == (folder / migration.name).read_text("utf-8")
-    assert [m.sql for m in migrations(dialect="mysql")] == [m.sql for m in migrations()]
-
-
-# -- condition_profiles --------------------------------------------------------------------
-
-
-def test_condition_profiles_hold_every_documented_combination_under_its_computed_key(engine):
-    apply_migrations(engine)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(f"SELECT {PROFILE_ID}, {', '.join(CONDITION_COLUMNS)} FROM {PROFILES_TABLE}")
+        defined = conn.execute(oil_well_hourly_query.order_by(*order)).fetchall()
+        viewed = conn.execute(
+            select(oil_well_hourly).order_by(oil_well_hourly.c.cohort, oil_well_hourly.c.cycle)
         ).fetchall()
+    assert len(viewed) == 2 * ROWS
+    assert viewed == defined
+    both = pd.concat([expected_rows(load) for load in loads], ignore_index=True)
+    read = typed_flat_frame(pd.DataFrame(viewed, columns=list(FLAT_COLUMNS)))
+    pd.testing.assert_frame_equal(read, both, check_exact=True)
+
+
+def test_reference_data_is_the_documented_channels_and_codes(url, warehouse):
+    warehouse.ensure_schema()
+    sensors = rows_of(
+        url,
+        "SELECT code, column_name, quantity, unit, sampling_rate_hz, samples_per_cycle"
+        " FROM sensors ORDER BY code",
+    )
+    assert sensors == sorted(
+        (c.code, c.column, c.quantity, c.unit, c.rate_hz, c.samples) for c in CHANNELS
+    )
+    for condition in CONDITIONS:
+        codes = rows_of(url, f"SELECT code, description FROM {condition.column} ORDER BY code")
+        assert codes == sorted(condition.codes.items())
+
+
+def test_condition_profiles_hold_every_documented_combination_under_its_computed_key(
+    url, warehouse
+):
+    warehouse.ensure_schema()
+    rows = rows_of(
+        url, f"SELECT {PROFILE_ID}, {', '.join(CONDITION_COLUMNS)} FROM {PROFILES_TABLE}"
+    )
     assert len(rows) == len(DOCUMENTED) == 3 * 4 * 3 * 4 * 2
     assert {tuple(row[1:]) for row in rows} == DOCUMENTED
     for key, *codes in rows:
@@ -276,17 +191,19 @@ def _insert(engine: Engine, table: str, values: dict[str, object]) -> None:
         )
 
 
-def test_the_database_itself_refuses_codes_no_profile_describes(engine, warehouse):
+def test_the_database_itself_refuses_codes_no_profile_describes(warehouse):
     """Whatever the writer: an undocumented code has no profile row, and a profile row must be
-    documented codes under their computed key."""
+    documented codes under their computed key (in BIGINT: PostgreSQL's INTEGER would overflow
+    on every documented profile)."""
     warehouse.replace_cohort(cohort_load(KEY, rows=2))
+    engine = warehouse.engine  # foreign keys on, on SQLite too
     documented = dict(zip(CONDITION_COLUMNS, (100, 100, 0, 130, 0), strict=True))
     undocumented = {**documented, "valve_condition": 95}
     row = {
         **{c: 1.0 for c in FACT_COLUMNS},
         "cohort": KEY,
         "cycle": 99,
-        "date_time": datetime(2008, 3, 30),
+        "date_time": pd.Timestamp("2008-03-30").to_pydatetime(),
         "cumulative_minutes": 0,
     }
     with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
@@ -306,3 +223,287 @@ def test_the_database_itself_refuses_codes_no_profile_describes(engine, warehous
             _insert(engine, PROFILES_TABLE, wrong)
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT COUNT(*) FROM {PROFILES_TABLE}")).scalar() == 288
+
+
+# -- databases made before Alembic ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "recorded"),
+    [(4, True), (3, True), (2, True), (4, False), (3, False)],
+    ids=["recorded-4", "recorded-3", "recorded-2", "by-hand-4", "by-hand-3"],
+)
+def test_a_database_made_before_alembic_is_upgraded_in_place_with_its_rows(
+    url, engine, version, recorded
+):
+    """The schema and a cohort as the code before Alembic wrote them (at version 4, 3 or 2,
+    recorded in schema_migrations or prepared by hand); energymobile stamps the database with
+    its revision, applies the rest, and every row reads back as it was; loads go on."""
+    create_legacy_database(url, version, recorded=recorded)
+    load = cohort_load(KEY, seed=4)
+    load_legacy_cohort(url, load, version)
+    if version >= 3:
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+
+    warehouse = Warehouse(url)
+    try:
+        assert warehouse.ensure_schema() == ALL[version:]
+        assert_matches_schema(engine, made_before_alembic=version >= 4)
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
+        with engine.connect() as conn:
+            stored = conn.execute(text(f"SELECT {PROFILE_ID} FROM {FACT_TABLE} ORDER BY cycle"))
+            codes = load.frame[list(CONDITION_COLUMNS)].astype(int).to_dict("records")
+            assert list(stored.scalars()) == [profile_id(row) for row in codes]
+        if recorded:  # the old record stays as it was, no longer written
+            assert scalar(url, "SELECT MAX(version) FROM schema_migrations") == version
+
+        again = cohort_load(KEY, seed=5)
+        other = cohort_load(OTHER_KEY, seed=6)
+        assert warehouse.replace_cohort(again).rows_replaced == ROWS
+        warehouse.replace_cohort(other)
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(again))
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
+    finally:
+        warehouse.dispose()
+
+
+def test_on_sqlite_old_and_new_rows_store_their_timestamps_alike(tmp_path):
+    """SQLite keeps DATETIME as text: the new code writes exactly the format the old one did
+    (`YYYY-MM-DD HH:MM:SS`), so old and new rows compare and sort as one column."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    create_legacy_database(url, 4)
+    load_legacy_cohort(url, cohort_load(KEY, seed=1))
+    warehouse = Warehouse(url)
+    try:
+        warehouse.replace_cohort(cohort_load(OTHER_KEY, seed=2))
+    finally:
+        warehouse.dispose()
+    stored = rows_of(
+        url,
+        "SELECT cohort, MIN(date_time), MAX(date_time), MIN(typeof(date_time)),"
+        " MIN(length(date_time)), MAX(length(date_time)) FROM sensor_hourly GROUP BY cohort",
+    )
+    assert stored == [
+        (KEY, "2008-03-26 00:00:00", "2008-03-27 23:00:00", "text", 19, 19),
+        (OTHER_KEY, "2008-06-26 00:00:00", "2008-06-27 23:00:00", "text", 19, 19),
+    ]
+    assert rows_of(url, "SELECT window_start, window_end FROM cohorts ORDER BY cohort") == [
+        ("2008-03-26 00:00:00", "2008-06-26 00:00:00"),
+        ("2008-06-26 00:00:00", "2008-09-26 00:00:00"),
+    ]
+
+
+# -- applying revisions --------------------------------------------------------------------
+
+
+def test_warehouses_starting_at_once_upgrade_once(url):
+    """Separate connections (as separate processes would have) race to prepare an empty
+    database; the schema lock lets exactly one apply the revisions."""
+    from energymobile_tests.storage.support import at_once
+
+    results, errors = at_once(url, [Warehouse.ensure_schema] * 4, schema_first=False)
+    assert errors == []
+    assert sorted(results, key=len) == [[], [], [], ALL]
+    assert rows_of(url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
+    assert scalar(url, "SELECT COUNT(*) FROM cooler_condition") == 3
+
+
+def copy_of_migrations(tmp_path: Path) -> Path:
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations_folder(), folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+NOTE_REVISION = '''"""A later change: a note per cohort.
+
+Revision ID: 005
+Revises: 004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "005"
+down_revision = "004"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("cohorts") as batch:
+        batch.add_column(sa.Column("note", sa.String(64), nullable=True))
+'''
+
+
+def test_a_new_revision_is_one_file_that_moves_a_loaded_database_forward(url, warehouse, tmp_path):
+    load = cohort_load(KEY)
+    warehouse.replace_cohort(load)
+    migrations = copy_of_migrations(tmp_path)
+    (migrations / "versions" / "005_cohort_note.py").write_text(NOTE_REVISION)
+
+    assert upgrade(url, migrations) == ["005"]
+    assert upgrade(url, migrations) == []
+    pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
+    assert scalar(url, "SELECT COUNT(*) FROM cohorts WHERE note IS NULL") == 1
+    assert rows_of(url, "SELECT version_num FROM alembic_version") == [("005",)]
+
+
+def test_no_migrations_found_is_an_error_and_the_database_is_left_alone(tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    with pytest.raises(MigrationsNotFound, match="no warehouse migrations"):
+        upgrade(url, nothing)
+    no_versions = copy_of_migrations(tmp_path)
+    for revision in (no_versions / "versions").glob("0*.py"):
+        revision.unlink()
+    with pytest.raises(MigrationsNotFound, match=r"the installation is incomplete"):
+        upgrade(url, no_versions)
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def transactional_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The dialects whose DDL is transactional."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+FAILING_REVISION = '''"""A revision that fails at its end.
+
+Revision ID: 005
+Revises: 004
+"""
+
+from alembic import op
+
+revision = "005"
+down_revision = "004"
+
+
+def upgrade() -> None:
+    op.execute("SELECT no_such_column FROM cohorts")
+'''
+
+
+def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, tmp_path):
+    """SQLite and PostgreSQL: 004 (SQLite rebuilds the fact table) then a failing 005, over a
+    loaded database at 003: the failure rolls back 004 as well, rows and all, and the real
+    revisions then apply."""
+    url = transactional_url
+    create_legacy_database(url, 3)
+    load = cohort_load(KEY, seed=8)
+    load_legacy_cohort(url, load, 3)
+    migrations = copy_of_migrations(tmp_path)
+    (migrations / "versions" / "005_fails.py").write_text(FAILING_REVISION)
+
+    with pytest.raises(DBAPIError, match="no_such_column"):
+        upgrade(url, migrations)
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert current_revision(conn) == "003"  # the stamp of the old database stays
+        found = inspect(engine)
+        assert PROFILES_TABLE not in found.get_table_names()
+        assert [c["name"] for c in found.get_columns(FACT_TABLE)] == list(LOAD_COLUMNS)
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+
+        assert upgrade(url) == ["004"]
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+    finally:
+        engine.dispose()
+
+
+DANGLING_REVISION = '''"""A revision that leaves a row without its parent.
+
+Revision ID: 005
+Revises: 004
+"""
+
+from alembic import op
+
+revision = "005"
+down_revision = "004"
+
+
+def upgrade() -> None:
+    op.execute(
+        "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
+        " VALUES ('1999-03-26', 'PS1.txt', 1, 1, 'x')"
+    )
+'''
+
+
+def test_on_sqlite_a_revision_leaving_rows_without_their_parent_is_rolled_back(tmp_path):
+    """SQLite checks no foreign key while a migration rebuilds tables (SQLite's advice): every
+    row is checked before the upgrade commits instead."""
+    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    migrations = copy_of_migrations(tmp_path)
+    (migrations / "versions" / "005_dangling.py").write_text(DANGLING_REVISION)
+    with pytest.raises(
+        ForeignKeyViolation, match=r"1 rows without their parent row \(cohort_files"
+    ):
+        upgrade(url, migrations)
+    engine = create_engine(url)
+    try:
+        assert inspect(engine).get_table_names() == []  # 001 to 004 rolled back with it
+    finally:
+        engine.dispose()
+    assert upgrade(url) == ALL
+
+
+@pytest.mark.parametrize(
+    "stopped_after",
+    [
+        "ALTER TABLE sensor_hourly ADD COLUMN profile_id",
+        "ALTER TABLE sensor_hourly ADD CONSTRAINT fk_sensor_hourly_profile",
+        "ALTER TABLE sensor_hourly DROP COLUMN valve_condition",
+        "CREATE VIEW oil_well_hourly",
+    ],
+    ids=["column-added", "key-constrained", "codes-half-dropped", "all-but-recorded"],
+)
+def test_004_interrupted_on_mariadb_finishes_when_run_again(mysql_url, stopped_after):
+    """MySQL commits DDL statement by statement: 004 stopped anywhere (here: the DBA's
+    sql/mysql/004 file run up to a statement) finishes when energymobile runs it again."""
+    create_legacy_database(mysql_url, 3)
+    load = cohort_load(KEY, seed=7)
+    load_legacy_cohort(mysql_url, load, 3)
+    dba_file = (REPO_ROOT / "sql" / "mysql" / "004_condition_profiles.sql").read_text()
+    chunks = (
+        "\n".join(ln for ln in chunk.splitlines() if not ln.startswith("--")).strip()
+        for chunk in dba_file.split(";\n\n")
+    )
+    statements = [chunk for chunk in chunks if chunk]
+    stop = next(i for i, s in enumerate(statements) if s.lstrip().startswith(stopped_after))
+    engine = create_engine(mysql_url)
+    try:
+        with engine.connect() as conn:
+            for statement in statements[: stop + 1]:
+                conn.exec_driver_sql(statement)
+            conn.commit()
+        assert Warehouse(mysql_url).ensure_schema() == ["004"]
+        assert_matches_schema(engine)
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+    finally:
+        engine.dispose()
+
+
+# -- the DBA's sql/ ------------------------------------------------------------------------
+
+
+def test_sql_folder_is_what_the_migrations_generate():
+    """sql/ is generated (`make sql`): regenerated here, it must match the checked-in files
+    byte for byte, with no file missing or left over."""
+    generated = dict(sql_files())
+    checked_in = {
+        path.relative_to(REPO_ROOT / "sql"): path.read_text("utf-8")
+        for path in (REPO_ROOT / "sql").rglob("*.sql")
+    }
+    assert sorted(checked_in) == sorted(generated), "run `make sql`"
+    for relative, text_ in generated.items():
+        assert checked_in[relative] == text_, f"sql/{relative} is stale: run `make sql`"
+    assert {p.parts[0] for p in generated} == set(DIALECTS)

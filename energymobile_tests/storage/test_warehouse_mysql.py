@@ -1,8 +1,10 @@
-"""The warehouse on a real MariaDB: schema from sql/, atomic cohort replacement, foreign keys,
-concurrency, credentials and a server killed mid-load.
+"""What only MySQL/MariaDB does: the InnoDB layout the revisions make, LOAD DATA LOCAL INFILE
+detected (and refused by the client URL), sql/mysql applied by hand with the mariadb client
+(today's files, and the files before Alembic), and a server killed mid-load.
 
-Every test gets its own empty database on the session's server (`mysql_url`), as the
-application user with only the privileges docs/mysql.md lists.
+The behaviours every dialect shares are in test_warehouse.py and test_schema.py. Every test
+gets its own empty database on the session's server (`mysql_url`), as the application user
+with only the privileges docs/mysql.md lists.
 """
 
 from __future__ import annotations
@@ -12,75 +14,34 @@ import shutil
 import subprocess
 import threading
 import time
-import traceback
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
-import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from energymobile.channels import CONDITIONS
-from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA, BulkLoadError
-from energymobile.storage.schema import SQL_DIR, apply_migrations, migrations
-from energymobile.storage.warehouse import (
-    FACT_COLUMNS,
-    FACT_TABLE,
-    PROFILES_TABLE,
-    CohortLoad,
-    Warehouse,
-    WarehouseError,
-    typed_flat_frame,
+from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA
+from energymobile.storage.migrate import revisions
+from energymobile.storage.warehouse import FACT_COLUMNS, FACT_TABLE, PROFILES_TABLE, Warehouse
+from energymobile_tests.storage.legacy import legacy_files
+from energymobile_tests.storage.support import (
+    KEY,
+    ROWS,
+    TABLES,
+    cohort_load,
+    expected_rows,
+    rows_of,
+    scalar,
 )
 from energymobile_tests.support.mariadb import MariaDBServer, start_mariadb
-from energymobile_tests.support.synthetic import synthetic_load
 
 pytestmark = pytest.mark.integration
 
-KEY = "2008-03-26"
-OTHER_KEY = "2008-06-26"
-ROWS = 48
-TABLES = (
-    "sensors",
-    "cooler_condition",
-    "valve_condition",
-    "internal_pump_leakage",
-    "hydraulic_accumulator_bar",
-    "stable_flag",
-    "condition_profiles",
-    "cohorts",
-    "cohort_files",
-    "sensor_hourly",
-)
-
-
-def cohort_load(key: str, rows: int = ROWS, seed: int = 0) -> CohortLoad:
-    """The benchmark's synthetic cohort, at the tests' size."""
-    return synthetic_load(key, rows, seed)
-
-
-def expected_rows(load: CohortLoad) -> pd.DataFrame:
-    return typed_flat_frame(load.frame.copy())
-
-
-def scalar(url: str, sql: str, **params: object) -> object:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(text(sql), params).scalar()
-    finally:
-        engine.dispose()
-
-
-def rows_of(url: str, sql: str, **params: object) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql), params)]
-    finally:
-        engine.dispose()
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -90,13 +51,11 @@ def warehouse(mysql_url: str) -> Iterator[Warehouse]:
     wh.dispose()
 
 
-# -- schema ------------------------------------------------------------------------------------
-
-
-def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, warehouse):
-    assert warehouse.ensure_schema() == [m.name for m in migrations()]
+def test_the_revisions_make_innodb_utf8mb4_tables_with_their_types_keys_and_indexes(
+    mysql_url, warehouse
+):
+    warehouse.ensure_schema()
     database = urlsplit(mysql_url).path.lstrip("/")
-
     tables = dict(
         rows_of(
             mysql_url,
@@ -105,8 +64,8 @@ def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, w
             db=database,
         )
     )
-    assert set(TABLES) | {"schema_migrations"} == set(tables)
-    assert set(tables.values()) == {"InnoDB utf8mb4_unicode_ci"}
+    assert set(TABLES) | {"alembic_version"} == set(tables)
+    assert {tables[t] for t in TABLES} == {"InnoDB utf8mb4_unicode_ci"}
 
     columns = dict(
         rows_of(
@@ -118,7 +77,7 @@ def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, w
     )
     assert set(columns) == set(FACT_COLUMNS)
     assert columns["cohort"] == "varchar(10)"
-    assert columns["date_time"] == "datetime"
+    assert columns["date_time"] == "datetime"  # whole seconds, as before Alembic
     assert columns["ps1"] == columns["se"] == "double"
     assert columns["profile_id"].startswith("bigint")
 
@@ -156,257 +115,70 @@ def test_schema_is_created_from_sql_with_its_types_keys_and_indexes(mysql_url, w
     )
     assert sorted(t for (t,) in profile_keys) == sorted(c.column for c in CONDITIONS)
 
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM sensors") == 17
-    assert scalar(mysql_url, f"SELECT COUNT(*) FROM {PROFILES_TABLE}") == 3 * 4 * 3 * 4 * 2
-    assert rows_of(mysql_url, "SELECT version, name FROM schema_migrations ORDER BY version") == [
-        (m.version, m.name) for m in migrations()
-    ]
 
-
-def test_applying_the_schema_again_changes_nothing(mysql_url, warehouse):
-    warehouse.ensure_schema()
-    warehouse.replace_cohort(cohort_load(KEY))
-    again = Warehouse(mysql_url)
+@pytest.mark.parametrize(("suffix", "method"), [("", LOAD_DATA), ("?local_infile=0", EXECUTEMANY)])
+def test_load_data_is_used_unless_the_url_refuses_it(mysql_url, suffix, method):
+    warehouse = Warehouse(mysql_url + suffix)
     try:
-        assert again.ensure_schema() == []
+        load = cohort_load(KEY, seed=3)
+        assert warehouse.replace_cohort(load).method == method
+        pd.testing.assert_frame_equal(
+            warehouse.read_cohorts([KEY]), expected_rows(load), check_exact=True
+        )
     finally:
-        again.dispose()
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM valve_condition") == 4
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM sensor_hourly") == ROWS
+        warehouse.dispose()
 
 
-def test_a_schema_applied_by_hand_with_the_mysql_client_is_recognised(mariadb, mysql_url):
-    """The old way (`mysql energymobile < sql/…`) still works, and energymobile then records
-    those files instead of failing on tables that already exist."""
+def apply_with_the_client(server: MariaDBServer, url: str, files: list[Path]) -> None:
+    """`mariadb <database> < file` for each file, as docs/mysql.md tells a DBA."""
     client = shutil.which("mariadb") or shutil.which("mysql")
     assert client, "the MariaDB client is part of the test setup (scripts/bootstrap.sh test)"
-    database = urlsplit(mysql_url).path.lstrip("/")
-    command = [client, "--protocol=TCP", "-h", mariadb.host, "-P", str(mariadb.port)]
-    for migration in migrations():
+    database = urlsplit(url).path.lstrip("/")
+    command = [client, "--protocol=TCP", "-h", server.host, "-P", str(server.port)]
+    for path in files:
         subprocess.run(
-            [*command, "-u", mariadb.user, database],
-            input=(SQL_DIR / migration.name).read_bytes(),
-            env={**os.environ, "MYSQL_PWD": mariadb.password},  # not on the command line
+            [*command, "-u", server.user, database],
+            input=path.read_bytes(),
+            env={**os.environ, "MYSQL_PWD": server.password},  # not on the command line
             check=True,
             capture_output=True,
         )
+
+
+def test_sql_mysql_applied_by_hand_with_the_client_is_the_schema_energymobile_uses(
+    mariadb, mysql_url
+):
+    """The DBA's way: every file of sql/mysql in order. energymobile then finds the database
+    at the newest revision (alembic_version), applies nothing, and loads."""
+    files = sorted((REPO_ROOT / "sql" / "mysql").glob("*.sql"))
+    assert [f.name[:3] for f in files] == [r.id for r in revisions()]
+    apply_with_the_client(mariadb, mysql_url, files)
     assert scalar(mysql_url, "SELECT COUNT(*) FROM sensors") == 17
+    assert rows_of(mysql_url, "SELECT version_num FROM alembic_version") == [("004",)]
 
     warehouse = Warehouse(mysql_url)
     try:
-        assert warehouse.ensure_schema() == [m.name for m in migrations()]  # recorded now
+        assert warehouse.ensure_schema() == []
+        load = cohort_load(KEY)
+        warehouse.replace_cohort(load)
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
+    finally:
+        warehouse.dispose()
+
+
+def test_the_files_before_alembic_applied_by_hand_are_recognised(mariadb, mysql_url):
+    """The old way (`mysql energymobile < sql/…`, no record of it): energymobile reads the
+    revision from the tables, stamps it, and applies nothing."""
+    apply_with_the_client(mariadb, mysql_url, legacy_files("mysql", 4))
+    warehouse = Warehouse(mysql_url)
+    try:
+        assert warehouse.ensure_schema() == []
         warehouse.replace_cohort(cohort_load(KEY))
         assert len(warehouse.read_cohorts([KEY])) == ROWS
     finally:
         warehouse.dispose()
+    assert rows_of(mysql_url, "SELECT version_num FROM alembic_version") == [("004",)]
     assert scalar(mysql_url, "SELECT COUNT(*) FROM sensors") == 17
-
-
-def test_warehouses_starting_at_once_apply_each_migration_once(mysql_url):
-    """Separate connections (as separate processes would have) race to prepare a new
-    database; the named lock lets exactly one apply the files."""
-    starters = 4
-    barrier = threading.Barrier(starters)
-    applied: list[list[str]] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        warehouse = Warehouse(mysql_url)
-        try:
-            barrier.wait()
-            applied.append(warehouse.ensure_schema())
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            warehouse.dispose()
-
-    threads = [threading.Thread(target=start) for _ in range(starters)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert sorted(applied, key=len) == [[]] * (starters - 1) + [[m.name for m in migrations()]]
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM schema_migrations") == len(migrations())
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM cooler_condition") == 3
-
-
-def test_a_later_migration_moves_a_loaded_database_forward_without_losing_rows(
-    mysql_url, warehouse, tmp_path
-):
-    load = cohort_load(KEY)
-    warehouse.replace_cohort(load)
-    sql_dir = tmp_path / "sql"
-    shutil.copytree(SQL_DIR, sql_dir)
-    (sql_dir / "099_cohort_note.sql").write_text(
-        "-- A later change: a note per cohort.\n"
-        "ALTER TABLE cohorts ADD COLUMN note VARCHAR(64) NULL;\n"
-    )
-    assert apply_migrations(warehouse.engine, sql_dir) == ["099_cohort_note.sql"]
-    assert apply_migrations(warehouse.engine, sql_dir) == []
-    pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM cohorts WHERE note IS NULL") == 1
-    assert scalar(mysql_url, "SELECT MAX(version) FROM schema_migrations") == 99
-
-
-# -- loading -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("local_infile", [True, False], ids=["load-data", "executemany"])
-def test_a_cohort_round_trips_with_exact_values_and_types(mysql_url, local_infile):
-    """Both bulk paths: LOAD DATA LOCAL INFILE, and executemany for servers that refuse it."""
-    warehouse = Warehouse(mysql_url if local_infile else f"{mysql_url}?local_infile=0")
-    try:
-        load = cohort_load(KEY, seed=3)
-        report = warehouse.replace_cohort(load)
-        assert report.method == (LOAD_DATA if local_infile else EXECUTEMANY)
-        assert (report.table, report.rows_written, report.rows_replaced) == (FACT_TABLE, ROWS, 0)
-        back = warehouse.read_cohorts([KEY])
-    finally:
-        warehouse.dispose()
-    pd.testing.assert_frame_equal(back, expected_rows(load), check_exact=True)
-    assert back["cycle"].dtype == np.int64
-    assert back["cooler_condition"].dtype == np.int64
-    assert back["ps1"].dtype == np.float64
-    assert back["date_time"].dtype == "datetime64[ns]"  # naive: no timezone surprises
-    assert back["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")
-    assert back["cohort"].dtype == "string"
-    stored = rows_of(mysql_url, "SELECT row_count, statistic FROM cohorts WHERE cohort = :k", k=KEY)
-    assert stored == [(ROWS, "mean")]
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM cohort_files WHERE cohort = :k", k=KEY) == 17
-
-
-def test_loading_the_same_cohort_twice_leaves_the_same_rows(mysql_url, warehouse):
-    load = cohort_load(KEY)
-    warehouse.replace_cohort(load)
-    first = rows_of(mysql_url, "SELECT * FROM sensor_hourly ORDER BY cycle")
-    report = warehouse.replace_cohort(load)
-    assert (report.rows_written, report.rows_replaced) == (ROWS, ROWS)
-    assert rows_of(mysql_url, "SELECT * FROM sensor_hourly ORDER BY cycle") == first
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM cohorts") == 1
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM cohort_files") == 17
-
-
-def test_a_corrected_redelivery_replaces_the_cohort_and_leaves_the_other(mysql_url, warehouse):
-    other = cohort_load(OTHER_KEY, seed=9)
-    warehouse.replace_cohort(cohort_load(KEY, seed=1))
-    warehouse.replace_cohort(other)
-    corrected = cohort_load(KEY, rows=ROWS + 2, seed=2)
-    report = warehouse.replace_cohort(corrected)
-    assert (report.rows_written, report.rows_replaced) == (ROWS + 2, ROWS)
-    pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(corrected))
-    pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
-    assert warehouse.loaded_cohorts() == {KEY: ROWS + 2, OTHER_KEY: ROWS}
-    assert rows_of(
-        mysql_url, "SELECT DISTINCT byte_count FROM cohort_files WHERE cohort = :k", k=KEY
-    ) == [(1002,)]
-
-
-def _load_at_once(url: str, loads: list[CohortLoad]) -> list[BaseException]:
-    """Replace these cohorts from one thread (and connection) each, released together."""
-    barrier = threading.Barrier(len(loads))
-    errors: list[BaseException] = []
-
-    def load_one(load: CohortLoad) -> None:
-        warehouse = Warehouse(url)
-        try:
-            warehouse.ensure_schema()
-            barrier.wait()
-            warehouse.replace_cohort(load)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            warehouse.dispose()
-
-    threads = [threading.Thread(target=load_one, args=(load,)) for load in loads]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
-def test_cohorts_loaded_at_the_same_time_do_not_block_each_other(mysql_url, warehouse):
-    """Parallel backfills: at REPEATABLE READ these deadlock on the deletes' gap locks."""
-    warehouse.ensure_schema()
-    loads = [cohort_load(key, seed=i) for i, key in enumerate([KEY, OTHER_KEY, "2008-09-26"])]
-    for round_ in range(2):
-        assert _load_at_once(mysql_url, loads) == [], f"round {round_}"
-    both = warehouse.read_cohorts([load.key for load in loads])
-    expected = pd.concat([expected_rows(load) for load in loads], ignore_index=True)
-    pd.testing.assert_frame_equal(both, expected)
-
-
-@pytest.mark.parametrize("local_infile", [True, False], ids=["load-data", "executemany"])
-def test_foreign_keys_hold_and_a_refused_load_keeps_the_previous_rows(mysql_url, local_infile):
-    """LOAD DATA LOCAL would silently skip a row with an undocumented code; we refuse the
-    whole load instead, and the cohort keeps its previous rows. The code has no
-    condition_profiles row, so the profile's foreign key is what fails."""
-    warehouse = Warehouse(mysql_url if local_infile else f"{mysql_url}?local_infile=0")
-    try:
-        good = cohort_load(KEY)
-        warehouse.replace_cohort(good)
-        bad = cohort_load(KEY, seed=5)
-        bad.frame.loc[7, "valve_condition"] = 95  # not in valve_condition
-        expected_error = BulkLoadError if local_infile else IntegrityError
-        with pytest.raises(expected_error, match=r"(?i)foreign key.*fk_sensor_hourly_profile"):
-            warehouse.replace_cohort(bad)
-        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(good))
-        with warehouse.engine.connect() as conn:  # the pooled session checks keys again
-            assert conn.execute(text("SELECT @@SESSION.foreign_key_checks")).scalar() == 1
-    finally:
-        warehouse.dispose()
-
-    with pytest.raises(IntegrityError, match=r"(?i)foreign key"):
-        scalar(mysql_url, "DELETE FROM cohorts WHERE cohort = :k", k=KEY)
-    engine = create_engine(mysql_url)
-    try:
-        with pytest.raises(IntegrityError, match=r"(?i)foreign key"), engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
-                    " VALUES ('1999-03-26', 'PS1.txt', 1, 1, REPEAT('0', 64))"
-                )
-            )
-    finally:
-        engine.dispose()
-    assert scalar(mysql_url, "SELECT COUNT(*) FROM sensor_hourly") == ROWS
-
-
-def test_rows_of_another_cohort_or_missing_values_are_refused_before_the_database(warehouse):
-    mixed = cohort_load(KEY)
-    mixed.frame.loc[0, "cohort"] = OTHER_KEY
-    with pytest.raises(ValueError, match="rows of other cohorts"):
-        warehouse.replace_cohort(mixed)
-    gaps = cohort_load(KEY)
-    gaps.frame.loc[3, "valve_condition"] = pd.NA
-    with pytest.raises(ValueError, match="missing values in \\['valve_condition'\\]"):
-        warehouse.replace_cohort(gaps)
-    carry = cohort_load(KEY)  # valve 80 with pump 100 would read as valve 90 with pump 0
-    carry.frame.loc[5, ["valve_condition", "internal_pump_leakage"]] = [80, 100]
-    with pytest.raises(ValueError, match="no condition profile can hold"):
-        warehouse.replace_cohort(carry)
-    assert warehouse.loaded_cohorts() == {}
-
-
-# -- credentials -------------------------------------------------------------------------------
-
-
-def test_a_wrong_password_fails_clearly_without_showing_the_password(mariadb, mysql_url):
-    wrong = "Wr0ng-pa55word-that-must-not-leak"
-    url = mariadb.url(urlsplit(mysql_url).path.lstrip("/"), password=wrong)
-    warehouse = Warehouse(url)
-    try:
-        with pytest.raises(WarehouseError) as caught:
-            warehouse.replace_cohort(cohort_load(KEY))
-    finally:
-        warehouse.dispose()
-    message = str(caught.value)
-    assert "Access denied for user 'energymobile'" in message
-    assert f"{mariadb.user}:***@{mariadb.host}:{mariadb.port}" in message
-    everything = "".join(traceback.format_exception(caught.value)) + repr(warehouse)
-    assert wrong not in everything
-    assert mariadb.password not in everything
 
 
 # -- a server that dies mid-load ---------------------------------------------------------------

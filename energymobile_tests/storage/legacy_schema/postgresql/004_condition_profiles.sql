@@ -1,11 +1,5 @@
--- PostgreSQL's version of sql/004_condition_profiles.sql (read that file first: same tables,
--- same formula, same view, same steps). MySQL's file makes each step re-runnable with PREPARE,
--- because MySQL commits DDL statement by statement. PostgreSQL's DDL is transactional:
--- energymobile runs this file in one transaction, so it is applied completely or not at all
--- (by hand: psql --single-transaction -f). Dropping a column drops its foreign keys and the
--- indexes over it (ix_sensor_hourly_conditions) with it. The key is computed in BIGINT: from
--- SMALLINT codes PostgreSQL would compute it in INTEGER, which it overflows (MySQL and SQLite
--- compute in 64 bits).
+-- What energymobile before Alembic executed on postgresql (test data, not applied by the
+-- product): sql/ as it was, adapted statement by statement by the old runner.
 
 CREATE TABLE IF NOT EXISTS condition_profiles (
     profile_id                BIGINT   NOT NULL,
@@ -53,16 +47,13 @@ WHERE NOT EXISTS (
       AND p.internal_pump_leakage = pl.code AND p.hydraulic_accumulator_bar = ha.code
       AND p.stable_flag = sf.code);
 
--- 1. The new column, nullable until every row has its value.
 ALTER TABLE sensor_hourly ADD COLUMN IF NOT EXISTS profile_id BIGINT NULL;
 
--- 2. Existing rows: their profile from their codes.
 UPDATE sensor_hourly SET profile_id = ((((CAST(cooler_condition AS BIGINT) * 1000
         + valve_condition) * 10 + internal_pump_leakage) * 1000 + hydraulic_accumulator_bar)
         * 10 + stable_flag)
 WHERE profile_id IS NULL;
 
--- 3. NOT NULL and its foreign key (which checks every existing row), and its index.
 ALTER TABLE sensor_hourly
     ALTER COLUMN profile_id SET NOT NULL,
     ADD CONSTRAINT fk_sensor_hourly_profile FOREIGN KEY (profile_id)
@@ -70,8 +61,6 @@ ALTER TABLE sensor_hourly
 
 CREATE INDEX IF NOT EXISTS ix_sensor_hourly_profile ON sensor_hourly (profile_id);
 
--- 4. The view reads the codes and descriptions through the profile: same columns, same types,
--- same values (so CREATE OR REPLACE may replace 003's).
 CREATE OR REPLACE VIEW oil_well_hourly AS
 SELECT
     h.cohort, h.cycle, h.date_time, h.cumulative_minutes,
@@ -92,10 +81,10 @@ JOIN internal_pump_leakage pl ON pl.code = p.internal_pump_leakage
 JOIN hydraulic_accumulator_bar ha ON ha.code = p.hydraulic_accumulator_bar
 JOIN stable_flag sf ON sf.code = p.stable_flag;
 
--- 5. The five codes go, with their foreign keys and the indexes over them.
 ALTER TABLE sensor_hourly
     DROP COLUMN IF EXISTS cooler_condition,
     DROP COLUMN IF EXISTS valve_condition,
     DROP COLUMN IF EXISTS internal_pump_leakage,
     DROP COLUMN IF EXISTS hydraulic_accumulator_bar,
     DROP COLUMN IF EXISTS stable_flag;
+

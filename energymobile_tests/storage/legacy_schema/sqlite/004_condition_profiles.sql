@@ -1,8 +1,5 @@
--- SQLite's version of sql/004_condition_profiles.sql (read that file first: same tables, same
--- formula, same view). SQLite cannot drop a column that a foreign key or an index uses, so the
--- fact table is rebuilt: new table, copy (profile_id from the codes), drop, rename, indexes,
--- view. energymobile runs this file in one transaction (SQLite's DDL is transactional), so it
--- is applied completely or not at all.
+-- What energymobile before Alembic executed on sqlite (test data, not applied by the
+-- product): sql/ as it was, adapted statement by statement by the old runner.
 
 CREATE TABLE IF NOT EXISTS condition_profiles (
     profile_id                BIGINT   NOT NULL,
@@ -49,7 +46,6 @@ WHERE NOT EXISTS (
       AND p.internal_pump_leakage = pl.code AND p.hydraulic_accumulator_bar = ha.code
       AND p.stable_flag = sf.code);
 
--- The view names sensor_hourly's old columns: it goes first, and comes back at the end.
 DROP VIEW IF EXISTS oil_well_hourly;
 
 CREATE TABLE sensor_hourly_v4 (
@@ -81,7 +77,6 @@ CREATE TABLE sensor_hourly_v4 (
         REFERENCES condition_profiles (profile_id)
 );
 
--- Every existing row, its profile from its codes (the foreign key checks each one).
 INSERT INTO sensor_hourly_v4 (cohort, cycle, date_time, cumulative_minutes,
     ps1, ps2, ps3, ps4, ps5, ps6, eps1, fs1, fs2, ts1, ts2, ts3, ts4, vs1, ce, cp, se,
     profile_id)
@@ -119,3 +114,4 @@ JOIN valve_condition vc ON vc.code = p.valve_condition
 JOIN internal_pump_leakage pl ON pl.code = p.internal_pump_leakage
 JOIN hydraulic_accumulator_bar ha ON ha.code = p.hydraulic_accumulator_bar
 JOIN stable_flag sf ON sf.code = p.stable_flag;
+

@@ -1,0 +1,120 @@
+"""What the warehouse and schema tests share: the test cohorts, small queries, and loads
+released together from several threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from energymobile.storage.warehouse import (
+    FLAT_COLUMNS,
+    FLAT_VIEW,
+    CohortLoad,
+    Warehouse,
+    typed_flat_frame,
+)
+from energymobile_tests.support.synthetic import synthetic_load
+
+KEY = "2008-03-26"
+OTHER_KEY = "2008-06-26"
+THIRD_KEY = "2008-09-26"
+ROWS = 48
+TABLES = (
+    "sensors",
+    "cooler_condition",
+    "valve_condition",
+    "internal_pump_leakage",
+    "hydraulic_accumulator_bar",
+    "stable_flag",
+    "condition_profiles",
+    "cohorts",
+    "cohort_files",
+    "sensor_hourly",
+)
+"""The warehouse's tables (and alembic_version beside them)."""
+
+
+def database_url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -> str:
+    """An empty database of `dialect` (sqlite, mariadb or postgres) for this test: a file
+    under tmp_path, or one on the session's server (energymobile_tests/conftest.py)."""
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+    fixture = {"mariadb": "mysql_url", "postgres": "postgres_url"}[dialect]
+    return str(request.getfixturevalue(fixture))
+
+
+def cohort_load(key: str, rows: int = ROWS, seed: int = 0) -> CohortLoad:
+    """The benchmark's synthetic cohort, at the tests' size."""
+    return synthetic_load(key, rows, seed)
+
+
+def expected_rows(load: CohortLoad) -> pd.DataFrame:
+    """What the view must return for this load."""
+    return typed_flat_frame(load.frame.copy())
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def rows_of(url: str, sql: str, **params: object) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def view_rows(engine: Engine, key: str) -> pd.DataFrame:
+    """The cohort's rows of oil_well_hourly, whatever the schema version behind the view."""
+    with engine.connect() as conn:
+        result = conn.execute(
+            text(
+                f"SELECT {', '.join(FLAT_COLUMNS)} FROM {FLAT_VIEW} "
+                "WHERE cohort = :k ORDER BY cycle"
+            ),
+            {"k": key},
+        )
+        frame = pd.DataFrame(result.fetchall(), columns=list(FLAT_COLUMNS))
+    return typed_flat_frame(frame)
+
+
+def at_once(
+    url: str, calls: list[Callable[[Warehouse], object]], *, schema_first: bool = True
+) -> tuple[list[object], list[BaseException]]:
+    """Run each call on a Warehouse of its own (as separate processes would), from its own
+    thread, released together (after each has upgraded the schema, unless `schema_first` is
+    off); returns what they returned and what they raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[Warehouse], object]) -> None:
+        warehouse = Warehouse(url)
+        try:
+            if schema_first:
+                warehouse.ensure_schema()
+            barrier.wait()
+            results.append(call(warehouse))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            warehouse.dispose()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

@@ -1,0 +1,31 @@
+-- energymobile warehouse schema, revision 003 for mysql:
+-- The scientists' flat rows: every sensor_hourly row with its condition descriptions, exactly
+-- what goes to oil-well-data-all-historical/cohort=<key>/data.csv.
+-- Generated from energymobile/storage/migrations/versions/003_oil_well_hourly_view.py by `make sql`
+-- (alembic upgrade 002:003 --sql); do not edit. How to apply it: docs/mysql.md.
+
+-- Running upgrade 002 -> 003
+
+DROP VIEW IF EXISTS oil_well_hourly;
+
+CREATE VIEW oil_well_hourly AS
+SELECT
+    h.cohort, h.cycle, h.date_time, h.cumulative_minutes,
+    h.ps1, h.ps2, h.ps3, h.ps4, h.ps5, h.ps6, h.eps1, h.fs1, h.fs2,
+    h.ts1, h.ts2, h.ts3, h.ts4, h.vs1, h.ce, h.cp, h.se,
+    h.cooler_condition, h.valve_condition, h.internal_pump_leakage,
+    h.hydraulic_accumulator_bar, h.stable_flag,
+    cc.description AS cooler_condition_description,
+    vc.description AS valve_condition_description,
+    pl.description AS internal_pump_leakage_description,
+    ha.description AS hydraulic_accumulator_bar_description,
+    sf.description AS stable_flag_description
+FROM sensor_hourly h
+JOIN cooler_condition cc ON cc.code = h.cooler_condition
+JOIN valve_condition vc ON vc.code = h.valve_condition
+JOIN internal_pump_leakage pl ON pl.code = h.internal_pump_leakage
+JOIN hydraulic_accumulator_bar ha ON ha.code = h.hydraulic_accumulator_bar
+JOIN stable_flag sf ON sf.code = h.stable_flag;
+
+UPDATE alembic_version SET version_num='003' WHERE alembic_version.version_num = '002';
+
