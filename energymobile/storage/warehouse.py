@@ -123,6 +123,16 @@ class LoadReport:
     """How the fact rows went in: LOAD DATA LOCAL INFILE, COPY FROM STDIN or executemany."""
 
 
+@dataclass(frozen=True)
+class StoredHours:
+    """A cohort's hourly series as stored: `loaded_rows` from `cohorts` (None: not loaded),
+    then each fact row's cycle and date_time, in cycle order."""
+
+    loaded_rows: int | None
+    cycles: list[int]
+    times: list[datetime]
+
+
 class Warehouse:
     def __init__(self, url: str, *, bulk: str | None = None) -> None:
         """`bulk` forces a bulk path (benchmarks and tests compare them); by default the
@@ -222,6 +232,23 @@ class Warehouse:
                 text(f"SELECT cohort, row_count FROM {COHORTS_TABLE} ORDER BY cohort")
             )
             return {key: int(n) for key, n in rows}
+
+    def stored_hours(self, key: str) -> StoredHours:
+        """What the warehouse holds of a cohort's hourly series, for the check that reads
+        back a load: the row count its load recorded and its fact rows' cycles and hours."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            loaded = conn.execute(
+                text(f"SELECT row_count FROM {COHORTS_TABLE} WHERE cohort = :k"), {"k": key}
+            ).scalar_one_or_none()
+            rows = conn.execute(
+                text(f"SELECT cycle, date_time FROM {FACT_TABLE} WHERE cohort = :k ORDER BY cycle"),
+                {"k": key},
+            ).all()
+        times = pd.to_datetime([row[1] for row in rows], format="ISO8601").to_pydatetime().tolist()
+        return StoredHours(
+            None if loaded is None else int(loaded), [int(row[0]) for row in rows], times
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
