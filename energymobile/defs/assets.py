@@ -26,6 +26,7 @@ from energymobile.storage.resources import (
     LandingResource,
     ObjectStoreResource,
 )
+from energymobile.storage.retry import WAREHOUSE_LOAD_RETRY
 from energymobile.storage.warehouse import CohortLoad
 
 OWNERS = ["team:data-engineering"]
@@ -183,6 +184,7 @@ def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
     kinds={"sql", "mysql"},
     io_manager_key="warehouse_io_manager",
     automation_condition=eager_any_cohort(),
+    retry_policy=WAREHOUSE_LOAD_RETRY,
 )
 def mysql_tables(
     context: dg.AssetExecutionContext,
@@ -191,7 +193,8 @@ def mysql_tables(
 ):
     """The cohort in the warehouse's star schema (fact `sensor_hourly`, dimension tables for
     sensors and condition codes, `cohorts` with source checksums) and the flat view
-    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction."""
+    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction,
+    retried on a transient database error (storage/retry.py)."""
     load = CohortLoad(
         key=context.partition_key,
         frame=profile_merged,
@@ -206,6 +209,7 @@ def mysql_tables(
             "window_start": str(start),
             "window_end": str(end),
             "source_sha256": load.source_sha256,
+            "load_attempts": context.retry_number + 1,
         },
     )
 

@@ -13,38 +13,38 @@ from energymobile.storage.exports import (
 )
 from energymobile.storage.object_store import StoredObject
 from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
-from energymobile.storage.retry import is_transient_database_error, with_retries
-from energymobile.storage.warehouse import FACT_TABLE, CohortLoad, LoadReport
+from energymobile.storage.retry import error_code, is_transient_database_error
+from energymobile.storage.warehouse import FACT_TABLE, CohortLoad
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores a `CohortLoad` by atomically replacing its cohort in the star schema; loads the
     cohort back from the flat view `oil_well_hourly` with explicit dtypes.
 
-    A transient database failure (lost connection, deadlock, lock wait timeout) is retried with
-    backoff up to `load_attempts` times: the failed transaction was rolled back, so each
-    attempt starts from the cohort as it was. Any other failure fails the step at once."""
+    A transient database failure (lost connection, deadlock, lock wait timeout, a locked
+    SQLite file) is raised as is, for the asset's RetryPolicy (storage/retry.py) to try the
+    step again: the failed transaction was rolled back, so each attempt starts from the
+    cohort as it was. Any other failure fails the step at once, bypassing the policy."""
 
     warehouse: WarehouseResource
-    load_attempts: int = 4
-    retry_base_delay_s: float = 0.5
 
     def handle_output(self, context: dg.OutputContext, obj: CohortLoad) -> None:
         warehouse = self.warehouse.get()
-        attempts: list[int] = []
-
-        def replace() -> LoadReport:
-            attempts.append(1)
-            return warehouse.replace_cohort(obj)
-
-        report = with_retries(
-            replace,
-            is_transient_database_error,
-            what=f"loading cohort {obj.key} into {warehouse.safe_url}",
-            attempts=self.load_attempts,
-            base_delay_s=self.retry_base_delay_s,
-            on_retry=context.log.warning,
-        )
+        what = f"loading cohort {obj.key} into {warehouse.safe_url}"
+        try:
+            report = warehouse.replace_cohort(obj)
+        except Exception as error:
+            # Name the error's type and driver code, never its text, which may quote values.
+            if not is_transient_database_error(error):
+                raise dg.Failure(
+                    f"{what} failed ({error_code(error)}, not transient: not retried)",
+                    allow_retries=False,
+                ) from error
+            context.log.warning(
+                f"{what} failed (transient {error_code(error)}); the step is retried while "
+                "its retry policy allows"
+            )
+            raise
         context.add_output_metadata(
             {
                 "table": FACT_TABLE,
@@ -52,7 +52,6 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                 "rows_replaced": report.rows_replaced,
                 "load_seconds": dg.FloatMetadataValue(round(report.seconds, 3)),
                 "load_method": report.method,
-                "load_attempts": len(attempts),
                 "warehouse": warehouse.safe_url,
             }
         )
