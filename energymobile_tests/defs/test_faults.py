@@ -27,7 +27,7 @@ import dagster as dg
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from energymobile.backfill import CohortOutcome
+from energymobile.backfill import CohortOutcome, materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.devtools.fault_proxy import FaultProxy, Mode
 from energymobile.settings import DATABASE_URL_VAR, Settings
@@ -45,7 +45,13 @@ KEY = "2008-03-26"
 WAIT_S = 60.0
 POLL = {"timeout_s": WAIT_S, "interval_s": 0.05}
 BLOCKED_STATEMENT = f"DELETE FROM {COHORTS_TABLE}%"
-UP_TO_THE_WAREHOUSE = ("raw_logs", "hourly_readings", "profile_merged", "mysql_tables")
+UP_TO_THE_WAREHOUSE = (
+    "raw_logs",
+    "raw_archive",
+    "hourly_readings",
+    "profile_merged",
+    "mysql_tables",
+)
 EXPORT = "s3_historical_csv"
 
 
@@ -282,6 +288,7 @@ def exported_then_redelivered(
     the warehouse, its export still to do. Returns the first export's objects."""
     s3_drop(KEY, seed=1)
     assert materialize(KEY, on=s3_settings)[0].success
+    assert materialize_combined(settings=s3_settings, instance=instance).success
     before = exported_objects(moto_s3, s3_prefix)
     s3_drop(KEY, cycles=SHORT_CYCLES + 2, seed=2)
     assert run_assets(s3_settings, instance, *UP_TO_THE_WAREHOUSE).success
@@ -302,9 +309,13 @@ def test_s3_unreachable_during_the_export_leaves_the_previous_files_and_a_rerun_
     assert s3_proxy.endpoint in message, message  # says where S3 was unreachable
     assert moto_s3.secret_access_key not in message
     assert exported_objects(moto_s3, s3_prefix) == before  # as before, byte for byte
+    rebuild = materialize_combined(settings=s3_settings, instance=instance)
+    assert not rebuild.success and s3_proxy.endpoint in (rebuild.failure or "")
+    assert exported_objects(moto_s3, s3_prefix) == before  # the combined file too
 
     s3_proxy.set_mode(Mode.PASS)
     assert run_assets(s3_settings, instance, EXPORT).success
+    assert materialize_combined(settings=s3_settings, instance=instance).success
     after = exported_objects(moto_s3, s3_prefix)
     warehouse = Warehouse(s3_settings.database_url)
     try:
