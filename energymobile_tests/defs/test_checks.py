@@ -10,6 +10,7 @@ was stored.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -19,13 +20,14 @@ import pytest
 from energymobile.backfill import materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.defs import checks
-from energymobile.sample.generate import generate_cohort, profile_path
+from energymobile.sample.generate import profile_path
 from energymobile.settings import Settings
 from energymobile.storage.archive import read_archive
 from energymobile.storage.exports import cohort_csv_key
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.conftest import SHORT_CYCLES, short_cohort_settings
+
+pytestmark = pytest.mark.integration  # the marker main's conftest requires
 
 KEY, NEXT, LATER = "2008-03-26", "2008-06-26", "2008-09-26"
 DOWNSTREAM_OF_RAW = ("hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")
@@ -84,7 +86,7 @@ def _nothing(folder: Path, landing: Path) -> None:
 
 DELIVERY_CASES = {
     checks.EQUAL_ROW_COUNTS: (_drop_last_row, {}),
-    checks.MAINTENANCE_SHORTFALL: (_nothing, {"max_shortfall_hours": 24}),
+    checks.MAINTENANCE_SHORTFALL: (_nothing, {"max_shortfall_hours": 24}),  # a day's cohort
     checks.PROFILE_COVERS_CYCLES: (_short_profile, {}),
     checks.PROFILE_CODES_DOCUMENTED: (_undocumented_code, {}),
 }
@@ -92,12 +94,11 @@ DELIVERY_CASES = {
 
 @pytest.mark.parametrize("rule", list(DELIVERY_CASES))
 def test_each_delivery_rule_fails_as_a_check_of_raw_logs_and_blocks_the_chain(
-    rule, tmp_path, instance
+    rule, settings, landing, generate, instance
 ):
     corrupt, overrides = DELIVERY_CASES[rule]
-    settings = short_cohort_settings(tmp_path / "home", **overrides)
-    landing = Path(settings.landing)
-    corrupt(generate_cohort(landing, KEY, cycles=SHORT_CYCLES), landing)
+    settings = dataclasses.replace(settings, **overrides)
+    corrupt(generate(KEY), landing)
     job = build_definitions(settings).resolve_job_def(COHORT_JOB)
     result = job.execute_in_process(partition_key=KEY, instance=instance, raise_on_error=False)
     assert not result.success

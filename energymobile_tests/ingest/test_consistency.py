@@ -7,6 +7,8 @@ import pytest
 
 from energymobile.ingest import consistency
 
+pytestmark = pytest.mark.unit  # the marker main's conftest requires (pytest -m unit)
+
 KEY = "2008-03-26"
 START = datetime(2008, 3, 26)
 

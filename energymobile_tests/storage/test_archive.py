@@ -82,6 +82,7 @@ def test_every_delivered_file_reads_back_byte_for_byte(tmp_path: Path):
     assert all(f"/delivery={current.delivery}/" in key for key in current.objects.values())
 
 
+@pytest.mark.integration  # the marker main's conftest requires (it generates a cohort)
 def test_the_spool_compresses_each_file_and_the_manifest_records_the_bytes_written(
     tmp_path: Path,
 ):

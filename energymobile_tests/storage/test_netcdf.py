@@ -213,6 +213,7 @@ def test_export_uploads_the_file_whole(tmp_path: Path, store):
     assert "Conventions:" in export.text and "se " in export.text  # every variable listed
 
 
+@pytest.mark.unit  # the marker main's conftest requires
 def test_without_an_archive_there_is_nothing_to_read(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "empty")
     with pytest.raises(ArchiveMissing, match=rf"raw/cohort={KEY}/manifest.json is missing"):

@@ -4,20 +4,20 @@ exactly those: a transient error reaches the policy as it is, any other bypasses
 The retries themselves, on real servers, are in energymobile_tests/defs/test_faults.py."""
 
 import sqlite3
-from pathlib import Path
 
 import dagster as dg
 import MySQLdb
+import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS
+from energymobile.cohorts import cohort_window
 from energymobile.defs.assets import mysql_tables
 from energymobile.defs.partitions import cohort_partitions
-from energymobile.ingest.delivery import read_delivery
-from energymobile.ingest.hourly import hourly_frame, merge_profile
-from energymobile.sample.generate import generate_cohort, profile_path
 from energymobile.storage.io_managers import WarehouseIOManager
 from energymobile.storage.resources import WarehouseResource
 from energymobile.storage.retry import (
@@ -28,19 +28,25 @@ from energymobile.storage.retry import (
 from energymobile.storage.warehouse import CohortLoad, Warehouse, WarehouseError
 
 KEY = "2008-03-26"
+DOCUMENTED_CODES = (100, 100, 0, 130, 0)
+"""Cooler, valve, pump leakage, accumulator and stable flag: a documented combination."""
 
 
-def _cohort_load(tmp_path: Path, cycles: int = 3) -> CohortLoad:
-    landing = tmp_path / "landing"
-    folder = generate_cohort(landing, KEY, cycles=cycles)
-    delivery = read_delivery(
-        KEY,
-        available=[p.name for p in folder.iterdir()],
-        read=lambda name: (folder / name).read_bytes(),
-        read_profile_bytes=lambda: profile_path(landing).read_bytes(),
+def _cohort_load(cycles: int = 3) -> CohortLoad:
+    """A small valid cohort as mysql_tables hands it to the IO manager."""
+    cycle = np.arange(cycles)
+    start, _ = cohort_window(KEY)
+    frame = pd.DataFrame(
+        {
+            "cohort": pd.Series([KEY] * cycles, dtype="string"),
+            "cycle": cycle,
+            "date_time": pd.Timestamp(start) + pd.to_timedelta(cycle, unit="h"),
+            "cumulative_minutes": cycle * 60,
+            **{column: np.linspace(1.0, 2.0, cycles) for column in CHANNEL_COLUMNS},
+            **dict(zip(CONDITION_COLUMNS, DOCUMENTED_CODES, strict=True)),
+        }
     )
-    frame = merge_profile(hourly_frame(KEY, delivery.cycles, "mean"), delivery.profile)
-    return CohortLoad(KEY, frame, "mean", delivery.receipts)
+    return CohortLoad(KEY, frame, "mean", receipts=())
 
 
 def _output_context() -> dg.OutputContext:
@@ -57,7 +63,7 @@ def test_the_load_carries_a_bounded_exponential_retry_policy():
 
 def test_a_locked_warehouse_reaches_the_retry_policy_as_it_is(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}?timeout=0.1"
-    load = _cohort_load(tmp_path)
+    load = _cohort_load()
     manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
     manager.warehouse.get().ensure_schema()
     holder = create_engine(url)
@@ -75,7 +81,7 @@ def test_a_locked_warehouse_reaches_the_retry_policy_as_it_is(tmp_path):
 
 def test_a_permanent_error_bypasses_the_retry_policy(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
-    load = _cohort_load(tmp_path)
+    load = _cohort_load()
     bad = CohortLoad(KEY, load.frame.drop(columns=["ps1"]), "mean", load.receipts)
     manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
     with pytest.raises(dg.Failure) as failure:
