@@ -1,4 +1,5 @@
-"""Materialize cohorts through the cohort job, in process, and say plainly what failed.
+"""Materialize cohorts through the cohort job, in process, and say plainly what failed; then
+the combined CSV, once.
 
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
 the multiprocess executor's start-up cost (~8 s a run here) for these small, sequential runs.
@@ -12,8 +13,14 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from energymobile.definitions import COHORT_JOB, build_definitions
+from energymobile.definitions import COHORT_JOB, COMBINED_JOB, build_definitions
 from energymobile.settings import Settings
+
+ALL_COHORTS = "all cohorts"
+"""The key of a combined-CSV outcome: its run covers every cohort, not one."""
+QUIET_RUN_CONFIG: dict[str, object] = {
+    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+}
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,7 @@ def materialize_cohorts(
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
     cohort; a failure of one does not stop the next."""
     job = build_definitions(settings).resolve_job_def(job_name)
-    run_config: dict[str, object] = {
-        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-    }
+    run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
     if job_name == COHORT_JOB:
         run_config["ops"] = {"hourly_readings": {"config": {"statistic": statistic}}}
     outcomes = []
@@ -60,6 +65,24 @@ def materialize_cohorts(
         if on_done:
             on_done(index, outcome)
     return outcomes
+
+
+def materialize_combined(*, settings: Settings, instance: dg.DagsterInstance) -> CohortOutcome:
+    """Rebuild `oil-well-data-all-historical.csv` from every exported cohort and check it
+    against the warehouse: one run, after however many cohorts were loaded."""
+    job = build_definitions(settings).resolve_job_def(COMBINED_JOB)
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
+    )
+    reason = failure_reason(result)
+    return CohortOutcome(
+        ALL_COHORTS,
+        result.success and reason is None,
+        time.perf_counter() - started,
+        reason,
+        result.run_id,
+    )
 
 
 def failure_reason(result: dg.ExecuteInProcessResult) -> str | None:

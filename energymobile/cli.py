@@ -41,7 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     gen.set_defaults(handler=_generate)
 
-    back = sub.add_parser("backfill", help="materialize the chain for cohorts through Dagster")
+    back = sub.add_parser(
+        "backfill",
+        help="materialize the chain for cohorts through Dagster, then the combined CSV once",
+    )
     _add_range_arguments(back)
     back.add_argument("--statistic", choices=("mean", "first"), default="mean")
     back.add_argument(
@@ -126,7 +129,8 @@ def _backfill(args: argparse.Namespace) -> int:
     """Materialize on the persistent instance, so the UI shows these runs afterwards."""
     import dagster as dg
 
-    from energymobile.backfill import CohortOutcome, materialize_cohorts
+    from energymobile.backfill import CohortOutcome, materialize_cohorts, materialize_combined
+    from energymobile.storage.exports import COMBINED_KEY
 
     settings = Settings.from_env()
     keys = selected_keys(args)
@@ -141,6 +145,12 @@ def _backfill(args: argparse.Namespace) -> int:
             keys, settings=settings, instance=instance, statistic=args.statistic, on_done=report
         )
         loaded = [o.key for o in outcomes if o.success]
+        combined_failed = False
+        if loaded:  # the combined CSV, once for all of them
+            combined = materialize_combined(settings=settings, instance=instance)
+            combined_failed = not combined.success
+            status = "ok" if combined.success else f"FAILED: {combined.failure}"
+            print(f"{COMBINED_KEY} {status} ({combined.seconds:.1f} s)", flush=True)
         if getattr(args, "netcdf", False) and loaded:
             from energymobile.definitions import NETCDF_JOB
 
@@ -152,8 +162,9 @@ def _backfill(args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if not o.success]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} cohorts failed", file=sys.stderr)
-        return 1
-    return 0
+    if combined_failed:
+        print(f"{COMBINED_KEY} was not rebuilt", file=sys.stderr)
+    return 1 if failed or combined_failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

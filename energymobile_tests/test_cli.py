@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import dagster as dg
 import pytest
 
 from energymobile.cli import main
@@ -28,6 +29,13 @@ def _run(tmp_path, *args, shortfall="3000"):
     )
 
 
+def _materializations(instance: dg.DagsterInstance, asset: str) -> int:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset)), limit=100
+    ).records
+    return len(records)
+
+
 @pytest.mark.integration
 def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     gen = _run(tmp_path, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
@@ -37,9 +45,13 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     assert back.returncode == 0, back.stdout + back.stderr
     assert "[1/2] 2008-03-26 ok" in back.stdout
     assert "[2/2] 2008-06-26 ok" in back.stdout
-    assert "oil-well-data-all-historical.csv" in back.stdout
+    assert "oil-well-data-all-historical.csv ok" in back.stdout
     assert (tmp_path / "home" / "s3" / "oil-well-data-all-historical.csv").is_file()
     assert (tmp_path / "home" / "dagster" / "dagster.yaml").is_file()
+    # Two cohorts, one rebuild of the combined file, recorded in the CLI's Dagster home.
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+        assert _materializations(instance, "s3_historical_csv") == 2
+        assert _materializations(instance, "combined_csv") == 1
 
 
 @pytest.mark.integration
@@ -60,8 +72,9 @@ def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
     _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     back = _run(tmp_path, "backfill", "--cohorts", "1", shortfall="24")
     assert back.returncode == 1
-    assert "2008-03-26 FAILED: hourly_readings:maintenance_shortfall" in back.stdout
+    assert "2008-03-26 FAILED: raw_logs:maintenance_shortfall" in back.stdout
     assert "1 of 1 cohorts failed" in back.stderr
+    assert "oil-well-data-all-historical.csv ok" not in back.stdout  # nothing loaded: not rebuilt
 
 
 @pytest.mark.integration

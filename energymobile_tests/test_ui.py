@@ -2,7 +2,7 @@
 
 A short cohort dropped into the landing folder must reach the warehouse and the object store
 with no click; the webserver's GraphQL API must show lineage, checks, freshness, partitions and
-metadata; headless Chromium must render the asset graph with the five assets and the cohort's
+metadata; headless Chromium must render the asset graph with every asset and the cohort's
 plot. Every wait is bounded; the server and the browser are stopped after.
 """
 
@@ -43,28 +43,47 @@ AUTOMATION_TIMEOUT_S = 120.0
 UI_TIMEOUT_S = 60.0
 ASSETS = (
     "raw_logs",
+    "raw_archive",
     "hourly_readings",
     "profile_merged",
     "mysql_tables",
     "s3_historical_csv",
+    "combined_csv",
     "netcdf_arrays",
 )
+COMBINED = "combined_csv"
 LINEAGE = {
     "raw_logs": set(),
+    "raw_archive": set(),
     "hourly_readings": {"raw_logs"},
     "profile_merged": {"hourly_readings", "raw_logs"},
     "mysql_tables": {"profile_merged", "raw_logs"},
     "s3_historical_csv": {"mysql_tables"},
-    "netcdf_arrays": {"raw_logs"},
+    COMBINED: {"s3_historical_csv"},
+    "netcdf_arrays": {"raw_archive"},
 }
 GROUPS = {
     "raw_logs": "ingest",
+    "raw_archive": "ingest",
     "hourly_readings": "transform",
     "profile_merged": "transform",
     "mysql_tables": "warehouse",
     "s3_historical_csv": "export",
+    COMBINED: "export",
     "netcdf_arrays": "export",
 }
+CONDITIONS = {
+    "raw_logs": None,  # the landing sensor requests it
+    "raw_archive": None,  # written with raw_logs
+    COMBINED: "once_exports_settle",
+}
+DELIVERY_RULES = (
+    "equal_row_counts",
+    "within_cohort_window",
+    "maintenance_shortfall",
+    "profile_covers_cycles",
+    "profile_codes_documented",
+)
 SENSORS = {"landing_sensor", "cohort_automation", "export_freshness_sensor"}
 
 
@@ -106,11 +125,11 @@ def dropped_cohort(dagster_dev: DagsterDev) -> float:
 
     wait_for(f"cohort {KEY} loaded", loaded, LOAD_TIMEOUT_S, dagster_dev.log_tail)
     seconds = time.monotonic() - started
-    # The netCDF file is not part of the load's job: the automation sensor requests it once
-    # raw_logs has the delivery.
+    # Neither the netCDF file nor the combined CSV is part of the load's job: the automation
+    # sensor requests them once the run has archived and exported the cohort.
     wait_for(
-        f"cohort {KEY}'s netCDF file written by automation",
-        lambda: store.exists(netcdf_key(KEY)),
+        f"cohort {KEY}'s netCDF file and the combined CSV written by automation",
+        lambda: store.exists(netcdf_key(KEY)) and store.exists(COMBINED_KEY),
         AUTOMATION_TIMEOUT_S,
         dagster_dev.log_tail,
     )
@@ -184,9 +203,10 @@ def test_graphql_shows_lineage_partitions_and_checks(dagster_dev: DagsterDev, dr
         assert node["description"], name
         assert {"team": "data-engineering"} in node["owners"]
         condition = node["automationCondition"]
-        assert (condition or {}).get("label") == (
-            None if name == "raw_logs" else "eager_any_cohort"
-        )
+        assert (condition or {}).get("label") == CONDITIONS.get(name, "eager_any_cohort")
+        if name == COMBINED:  # one file over every cohort: not partitioned
+            assert node["partitionStats"] is None
+            continue
         assert node["partitionStats"]["numMaterialized"] == 1
         assert node["partitionStats"]["numPartitions"] > 70  # every cohort since 2008
         ranges = node["assetPartitionStatuses"]["ranges"]
@@ -195,9 +215,11 @@ def test_graphql_shows_lineage_partitions_and_checks(dagster_dev: DagsterDev, dr
         n: {c["name"]: c["blocking"] for c in node["assetChecksOrError"]["checks"]}
         for n, node in nodes.items()
     }
-    assert checks["raw_logs"] == {"equal_row_counts": True}
+    assert checks["raw_logs"] == dict.fromkeys(DELIVERY_RULES, True)
+    assert checks["raw_archive"] == {"archive_complete": True}
+    assert checks["mysql_tables"] == {"export_due": False, "warehouse_hours_contiguous": True}
     assert checks["s3_historical_csv"] == {"export_due": False}
-    assert checks["mysql_tables"] == {"export_due": False}
+    assert checks[COMBINED] == {"combined_matches_warehouse": False}
 
 
 def test_graphql_shows_freshness_sensors_and_metadata(dagster_dev: DagsterDev, dropped_cohort):

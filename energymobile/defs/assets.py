@@ -1,12 +1,12 @@
-"""The cohort chain: raw_logs → hourly_readings → profile_merged → mysql_tables →
-s3_historical_csv, each partitioned by cohort.
+"""The cohort chain: raw_logs (+ raw_archive) → hourly_readings → profile_merged →
+mysql_tables → s3_historical_csv, each partitioned by cohort.
 
 Assets only wire pure functions (energymobile.ingest) to resources and IO managers
 (energymobile.storage). What moves between them is small: the delivery's receipts and per-cycle
-reductions, then frames of one row per cycle. The gigabytes of text are read once, in raw_logs.
+reductions, then frames of one row per cycle. The gigabytes of text are read once, in raw_logs,
+which compresses them for raw_archive as it goes.
 """
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal
 
 import dagster as dg
@@ -20,84 +20,81 @@ from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
-from energymobile.storage.archive import archive_delivery, archive_prefix, compress
-from energymobile.storage.resources import (
-    CohortRulesResource,
-    LandingResource,
-    ObjectStoreResource,
-)
+from energymobile.storage.archive import ArchiveSpool, CompressedDelivery, archive_prefix
+from energymobile.storage.resources import CohortRulesResource, LandingResource
+from energymobile.storage.retry import WAREHOUSE_LOAD_RETRY
 from energymobile.storage.warehouse import CohortLoad
 
 OWNERS = ["team:data-engineering"]
 PREVIEW_ROWS = 5
-HISTORICAL_CSV_POOL = "historical_csv"
-"""One export at a time (limit in dagster.yaml): each rebuilds the combined CSV from all cohorts."""
 
 
-@dg.asset(
+@dg.multi_asset(
     partitions_def=cohort_partitions,
     group_name="ingest",
-    owners=OWNERS,
-    kinds={"python", "zstd"},
-    check_specs=checks.blocking_specs("raw_logs", checks.EQUAL_ROW_COUNTS),
+    outs={
+        "raw_logs": dg.AssetOut(
+            description="The cohort's sensor files (17 TSV or CSV files, or one JSON Lines "
+            "file: the format is told from the names) and the shared profile, as delivered: "
+            "parsed and validated (an error names file, line and column), each channel's "
+            "per-cycle mean and first sample kept, every delivery rule judged.",
+            owners=OWNERS,
+            kinds={"python"},
+        ),
+        "raw_archive": dg.AssetOut(
+            description="The delivered files byte-exact (zstd) under "
+            "`raw/cohort=<key>/delivery=<id>/`, with `manifest.json` naming the current "
+            "delivery. Written only when every rule of raw_logs passes, so a bad re-delivery "
+            "leaves the previous archive current; a run dying mid-archive too (archive.py).",
+            owners=OWNERS,
+            kinds={"zstd", "s3"},
+            io_manager_key="archive_io_manager",
+            is_required=False,
+        ),
+    },
+    check_specs=checks.blocking_specs("raw_logs", *checks.DELIVERY_RULES),
 )
 def raw_logs(
-    context: dg.AssetExecutionContext,
-    landing: LandingResource,
-    object_store: ObjectStoreResource,
-    rules: CohortRulesResource,
+    context: dg.AssetExecutionContext, landing: LandingResource, rules: CohortRulesResource
 ):
-    """The cohort's sensor files (17 TSV or CSV files, or one JSON Lines file: the format is
-    told from the names) and the shared profile, as the technicians delivered them.
-
-    Every file must be present and every value numeric, with the documented number of values
-    per line (an error names file, line and column). Each channel's per-cycle mean and first
-    sample are kept; the files themselves are archived byte-exact (zstd) under
-    `raw/cohort=<key>/` only once the whole delivery is valid and passes every cohort rule
-    (the checks downstream report them), so a bad re-delivery leaves the previous archive
-    untouched, and a run dying mid-archive leaves the previous one current (archive.py).
-    """
+    """Read the delivery once, judge it by every delivery rule (the checks of raw_logs), and
+    hand its compressed files on as raw_archive only if all of them pass."""
     key = context.partition_key
     source = landing.open()
-    # Compress each valid file on a second thread while the next one parses: both release
-    # the GIL, so the archive costs little wall time on top of the parse.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd") as compressor:
-        pending: dict[str, Future[bytes]] = {}
+    with ArchiveSpool() as spool:
         delivery = read_delivery(
             key,
             available=source.list_cohort(key).keys(),
             read=lambda name: source.read_cohort_file(key, name),
             read_profile_bytes=source.read_profile,
-            on_valid=lambda name, data: pending.__setitem__(
-                name, compressor.submit(compress, data)
-            ),
+            on_valid=spool.add,
         )
-        compressed = {name: future.result() for name, future in pending.items()}
+        compressed = spool.collect()
     outcomes = validate.delivery_rules(
         key, delivery.channel_receipts, delivery.profile, rules.max_shortfall_hours
     )
-    rows_rule, failed = outcomes[0], [o.description for o in outcomes if not o.passed]
-    archived = []
-    if not failed:
-        archived = archive_delivery(object_store.open(), key, compressed, list(delivery.receipts))
-    else:
-        context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
+    failed = [o.description for o in outcomes if not o.passed]
     receipts = pd.DataFrame([r.__dict__ for r in delivery.receipts])
-    return dg.MaterializeResult(
-        value=delivery,
+    yield dg.Output(
+        delivery,
+        output_name="raw_logs",
         metadata={
             "source": source.describe(key),
             "format": delivery.format,
             "files": len(delivery.delivered_files),
             "bytes": delivery.total_bytes,
-            "rows": rows_rule.metadata.get("rows", -1),
-            "archived_objects": len(archived),
-            "archived_bytes": sum(o.bytes for o in archived),
-            "archive_prefix": archive_prefix(key),
-            "archive_withheld_because": "; ".join(failed) or "-",
+            "rows": outcomes[0].metadata.get("rows", -1),
             "received_files": dg.MetadataValue.md(receipts.to_markdown(index=False)),
         },
-        check_results=[checks.check_result(checks.EQUAL_ROW_COUNTS, rows_rule)],
+    )
+    yield from checks.delivery_rule_results(outcomes)
+    if failed:
+        context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
+        return
+    yield dg.Output(
+        CompressedDelivery(key, delivery.receipts, compressed),
+        output_name="raw_archive",
+        metadata={"prefix": archive_prefix(key)},
     )
 
 
@@ -112,39 +109,15 @@ class HourlyReadingsConfig(dg.Config):
     owners=OWNERS,
     kinds={"pandas"},
     automation_condition=eager_any_cohort(),
-    check_specs=checks.blocking_specs(
-        "hourly_readings",
-        checks.CONTIGUOUS_HOURS,
-        checks.WITHIN_WINDOW,
-        checks.MAINTENANCE_SHORTFALL,
-    ),
 )
 def hourly_readings(
-    context: dg.AssetExecutionContext,
-    config: HourlyReadingsConfig,
-    rules: CohortRulesResource,
-    raw_logs: Delivery,
+    context: dg.AssetExecutionContext, config: HourlyReadingsConfig, raw_logs: Delivery
 ):
     """One row per cycle (one hour): cohort, cycle, date_time, cumulative_minutes and the
     17 sensors (ps1 … se), each the cycle's mean or first sample."""
-    key = context.partition_key
-    frame = hourly_frame(key, raw_logs.cycles, config.statistic)
-    cycles = len(frame)
-    results = [
-        checks.check_result(
-            checks.CONTIGUOUS_HOURS,
-            validate.contiguous_hours(key, frame["date_time"].tolist()),
-        ),
-        checks.check_result(checks.WITHIN_WINDOW, validate.within_window(key, cycles)),
-        checks.check_result(
-            checks.MAINTENANCE_SHORTFALL,
-            validate.shortfall_within_bound(key, cycles, rules.max_shortfall_hours),
-        ),
-    ]
+    frame = hourly_frame(context.partition_key, raw_logs.cycles, config.statistic)
     return dg.MaterializeResult(
-        value=frame,
-        metadata=frame_metadata(frame) | {"statistic": config.statistic},
-        check_results=results,
+        value=frame, metadata=frame_metadata(frame) | {"statistic": config.statistic}
     )
 
 
@@ -154,26 +127,12 @@ def hourly_readings(
     owners=OWNERS,
     kinds={"pandas"},
     automation_condition=eager_any_cohort(),
-    check_specs=checks.blocking_specs(
-        "profile_merged", checks.PROFILE_COVERS_CYCLES, checks.PROFILE_CODES_DOCUMENTED
-    ),
 )
 def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
     """The hourly rows with the condition profile of the same cycle: cooler, valve, pump
     leakage, accumulator and stable flag, as codes and as the documentation's words."""
     frame = merge_profile(hourly_readings, raw_logs.profile)
-    cycles = len(frame)
-    profile_rows = raw_logs.profile.shape[0]
-    results = [
-        checks.check_result(
-            checks.PROFILE_COVERS_CYCLES, validate.profile_covers_cycles(profile_rows, cycles)
-        ),
-        checks.check_result(
-            checks.PROFILE_CODES_DOCUMENTED,
-            validate.profile_codes_documented(raw_logs.profile, min(cycles, profile_rows)),
-        ),
-    ]
-    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame), check_results=results)
+    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
 
 
 @dg.asset(
@@ -183,6 +142,7 @@ def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
     kinds={"sql", "mysql"},
     io_manager_key="warehouse_io_manager",
     automation_condition=eager_any_cohort(),
+    retry_policy=WAREHOUSE_LOAD_RETRY,
 )
 def mysql_tables(
     context: dg.AssetExecutionContext,
@@ -191,7 +151,8 @@ def mysql_tables(
 ):
     """The cohort in the warehouse's star schema (fact `sensor_hourly`, dimension tables for
     sensors and condition codes, `cohorts` with source checksums) and the flat view
-    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction."""
+    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction,
+    retried on a transient database error (storage/retry.py)."""
     load = CohortLoad(
         key=context.partition_key,
         frame=profile_merged,
@@ -206,6 +167,7 @@ def mysql_tables(
             "window_start": str(start),
             "window_end": str(end),
             "source_sha256": load.source_sha256,
+            "load_attempts": context.retry_number + 1,
         },
     )
 
@@ -217,13 +179,12 @@ def mysql_tables(
     kinds={"s3", "csv", "parquet"},
     io_manager_key="historical_csv_io_manager",
     automation_condition=eager_any_cohort(),
-    pool=HISTORICAL_CSV_POOL,
 )
 def s3_historical_csv(mysql_tables: pd.DataFrame):
     """The scientists' file: the cohort's rows read back from `oil_well_hourly` (so the CSV and
     the warehouse cannot disagree), written to
-    `oil-well-data-all-historical/cohort=<key>/data.csv` with a Parquet twin, and the combined
-    `oil-well-data-all-historical.csv` rebuilt."""
+    `oil-well-data-all-historical/cohort=<key>/data.csv` with a Parquet twin. The combined
+    file over all cohorts is the asset combined_csv."""
     cohorts = ", ".join(sorted(mysql_tables["cohort"].astype(str).unique()))
     return dg.MaterializeResult(
         value=mysql_tables,

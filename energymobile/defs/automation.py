@@ -3,12 +3,14 @@
 The landing sensor requests the whole chain for a delivered cohort in one run; automation
 covers everything else that changes a cohort: a re-materialization of `raw_logs` or
 `hourly_readings` from the UI, a reload of the warehouse, a late cohort materialized by hand.
-Each downstream asset then updates for exactly the cohorts whose parents changed, and
-`s3_historical_csv` rebuilds the combined CSV each time one of its cohorts is written.
+Each downstream asset then updates for exactly the cohorts whose parents changed.
 
 `AutomationCondition.eager()` only considers the latest time partition: a cohort delivered
 late (any cohort but the newest) would never follow. `eager_any_cohort()` removes that clause
 and adds the blocking-check guard, so a cohort whose checks failed upstream is not picked up.
+
+The combined CSV over every cohort follows with `once_exports_settle()`: one rebuild after any
+number of cohort exports, so a backfill of N cohorts rebuilds it once, not N times.
 """
 
 from __future__ import annotations
@@ -37,6 +39,29 @@ def eager_any_cohort() -> dg.AutomationCondition:
             & ~dg.AutomationCondition.will_be_requested()
         ).with_label("any_deps_blocking_check_failed")
     ).with_label("eager_any_cohort")
+
+
+def once_exports_settle() -> dg.AutomationCondition:
+    """For an unpartitioned asset over every cohort (the combined CSV): true once any cohort
+    of its parent has updated since it was last requested or updated, while no cohort of the
+    parent is in progress or requested on this tick, and it is not in progress itself.
+
+    `eager()` would not do: it waits while any parent partition is missing (most cohorts
+    are, on any real landing), and its `any_deps_updated` counts a parent requested on the
+    same tick, which would start the rebuild beside the exports instead of after them. Runs
+    still queued count as in progress, so the cohorts of a backfill finish first, then one
+    rebuild follows.
+    """
+    return (
+        dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated())
+        .since_last_handled()
+        .with_label("any cohort updated since the last rebuild")
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.will_be_requested()
+        ).with_label("any_deps_requested")
+        & ~dg.AutomationCondition.in_progress()
+    ).with_label("once_exports_settle")
 
 
 def build_automation_sensor(

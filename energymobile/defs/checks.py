@@ -1,31 +1,64 @@
-"""Asset checks for gaps in the hourly series, declared on the assets they guard.
+"""Asset checks: each rule judged once, as a check of the asset it is about.
 
-They are `check_specs` of the assets (evaluated with the materialization, per partition) and
-blocking: an ERROR stops everything downstream of that cohort, so a bad cohort never reaches
-the warehouse or the CSV.
+- The delivery rules (ingest/validate.py) judge what raw_logs read, before anything is stored:
+  `check_specs` of raw_logs, evaluated in its step, because raw_logs archives a delivery only
+  when they all pass.
+- The read-back rules (ingest/consistency.py) judge what an IO manager stored, so they run as
+  their own steps after it: per cohort on raw_archive (`archive_complete`) and mysql_tables
+  (`warehouse_hours_contiguous`), and on the combined file (`combined_matches_warehouse`).
+  They can be run alone from the UI to re-verify what is stored now.
+
+All report ERROR; all but `combined_matches_warehouse` (nothing is downstream of it) are
+blocking: a failure stops everything downstream of that cohort in the run, and automation
+does not pick the cohort up (defs/automation.py).
+
+The per-cohort checks use `@asset_check(partitions_def=…)`, a Dagster 1.13 preview: the stable
+alternative, yielding the result from the asset's own step after its output, could neither be
+re-run alone nor fail on anything but a fault between the write and the read-back.
 """
 
-from __future__ import annotations
+import warnings
 
 import dagster as dg
 
+from energymobile.defs.partitions import cohort_partitions
+from energymobile.ingest import consistency
+from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.validate import RuleOutcome
+from energymobile.storage.archive import Archive, archive_prefix
+from energymobile.storage.exports import combined_cohort_rows
+from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
 
 EQUAL_ROW_COUNTS = "equal_row_counts"
-CONTIGUOUS_HOURS = "contiguous_hours"
 WITHIN_WINDOW = "within_cohort_window"
 MAINTENANCE_SHORTFALL = "maintenance_shortfall"
 PROFILE_COVERS_CYCLES = "profile_covers_cycles"
 PROFILE_CODES_DOCUMENTED = "profile_codes_documented"
+DELIVERY_RULES = (
+    EQUAL_ROW_COUNTS,
+    WITHIN_WINDOW,
+    MAINTENANCE_SHORTFALL,
+    PROFILE_COVERS_CYCLES,
+    PROFILE_CODES_DOCUMENTED,
+)
+"""The checks of raw_logs, in the order `validate.delivery_rules` returns their outcomes."""
+ARCHIVE_COMPLETE = "archive_complete"
+WAREHOUSE_HOURS_CONTIGUOUS = "warehouse_hours_contiguous"
+COMBINED_MATCHES_WAREHOUSE = "combined_matches_warehouse"
 
 _DESCRIPTIONS = {
     EQUAL_ROW_COUNTS: "The 17 sensor files hold the same number of cycles.",
-    CONTIGUOUS_HOURS: "Cycle i is at the cohort's midnight + i hours: no gap, no repeat.",
     WITHIN_WINDOW: "No cycle falls after the end of the cohort's 3-month window.",
     MAINTENANCE_SHORTFALL: "The maintenance gap at the end of the cohort is within the bound "
     "(ENERGYMOBILE_MAX_SHORTFALL_HOURS, default 24 h).",
     PROFILE_COVERS_CYCLES: "profile.txt has a row for every cycle of the cohort.",
     PROFILE_CODES_DOCUMENTED: "Every condition code is one the dataset documentation lists.",
+    ARCHIVE_COMPLETE: "Read back from the object store: every file of the current delivery "
+    "has its object, present with the bytes written to it.",
+    WAREHOUSE_HOURS_CONTIGUOUS: "Read back from the warehouse: cycles 0 to n-1 of the cohort, "
+    "each once (n: the rows its load recorded), cycle i at the cohort's midnight + i hours.",
+    COMBINED_MATCHES_WAREHOUSE: "Read back from the object store: the combined CSV holds every "
+    "cohort of the warehouse with its row count, and no other.",
 }
 
 
@@ -36,12 +69,81 @@ def blocking_specs(asset: str, *names: str) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def check_result(name: str, outcome: RuleOutcome) -> dg.AssetCheckResult:
+def check_result(
+    name: str, outcome: RuleOutcome, asset: str | None = None, **metadata: object
+) -> dg.AssetCheckResult:
     """An ERROR-severity result carrying the rule's sentence and where the problem is."""
     return dg.AssetCheckResult(
         check_name=name,
+        asset_key=asset,
         passed=outcome.passed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=outcome.description,
-        metadata={"summary": outcome.description, **outcome.metadata},
+        metadata={"summary": outcome.description, **outcome.metadata, **metadata},
     )
+
+
+def delivery_rule_results(outcomes: list[RuleOutcome]) -> list[dg.AssetCheckResult]:
+    """raw_logs' check results, from `validate.delivery_rules`' outcomes."""
+    return [
+        check_result(name, outcome, asset="raw_logs")
+        for name, outcome in zip(DELIVERY_RULES, outcomes, strict=True)
+    ]
+
+
+with warnings.catch_warnings():
+    # Dagster warns that partitioned checks are a preview; the choice is explained above.
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+    @dg.asset_check(
+        asset="raw_archive",
+        name=ARCHIVE_COMPLETE,
+        description=_DESCRIPTIONS[ARCHIVE_COMPLETE],
+        blocking=True,
+        partitions_def=cohort_partitions,
+    )
+    def archive_complete(
+        object_store: ObjectStoreResource, raw_archive: Archive
+    ) -> dg.AssetCheckResult:
+        stored = object_store.open().list_versions(archive_prefix(raw_archive.key))
+        outcome = consistency.archive_complete(
+            delivered=delivered_files(raw_archive.receipts).keys(),
+            objects=raw_archive.objects,
+            written_bytes=raw_archive.stored_bytes,
+            stored={key: version.bytes for key, version in stored.items()},
+        )
+        return check_result(ARCHIVE_COMPLETE, outcome, delivery=raw_archive.delivery)
+
+    @dg.asset_check(
+        asset="mysql_tables",
+        name=WAREHOUSE_HOURS_CONTIGUOUS,
+        description=_DESCRIPTIONS[WAREHOUSE_HOURS_CONTIGUOUS],
+        blocking=True,
+        partitions_def=cohort_partitions,
+    )
+    def warehouse_hours_contiguous(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        key = context.partition_key
+        stored = warehouse.get().stored_hours(key)
+        outcome = consistency.warehouse_hours_contiguous(
+            key, stored.loaded_rows, stored.cycles, stored.times
+        )
+        return check_result(WAREHOUSE_HOURS_CONTIGUOUS, outcome)
+
+
+@dg.asset_check(
+    asset="combined_csv",
+    name=COMBINED_MATCHES_WAREHOUSE,
+    description=_DESCRIPTIONS[COMBINED_MATCHES_WAREHOUSE],
+)
+def combined_matches_warehouse(
+    object_store: ObjectStoreResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    outcome = consistency.combined_matches_warehouse(
+        combined_cohort_rows(object_store.open()), warehouse.get().loaded_cohorts()
+    )
+    return check_result(COMBINED_MATCHES_WAREHOUSE, outcome)
+
+
+STORED_CHECKS = (archive_complete, warehouse_hours_contiguous, combined_matches_warehouse)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 
@@ -41,27 +41,6 @@ def equal_row_counts(receipts: Sequence[FileReceipt]) -> RuleOutcome:
         False,
         f"files disagree on the number of cycles: most have {majority} rows, but {names}",
         {"rows_by_file": rows, "expected_rows": majority},
-    )
-
-
-def contiguous_hours(key: str, times: Sequence[datetime]) -> RuleOutcome:
-    """Cycle i must be at the cohort's midnight + i hours: no gap, no repeat, no shift."""
-    start, _ = cohort_window(key)
-    for cycle, stamp in enumerate(times):
-        expected = start + timedelta(hours=cycle)
-        if stamp != expected:
-            return RuleOutcome(
-                False,
-                f"gap in the hourly series at cycle {cycle}: expected {expected:%Y-%m-%d %H:%M},"
-                f" found {stamp:%Y-%m-%d %H:%M}",
-                {"cycle": cycle, "expected": str(expected), "found": str(stamp)},
-            )
-    if not times:
-        return RuleOutcome(False, "no cycles at all", {"cycles": 0})
-    return RuleOutcome(
-        True,
-        f"{len(times)} contiguous hours from {start:%Y-%m-%d %H:%M}",
-        {"cycles": len(times), "first": str(times[0]), "last": str(times[-1])},
     )
 
 
@@ -144,10 +123,9 @@ def profile_codes_documented(profile: np.ndarray, cycles: int) -> RuleOutcome:
 def delivery_rules(
     key: str, receipts: Sequence[FileReceipt], profile: np.ndarray, max_shortfall_hours: int
 ) -> list[RuleOutcome]:
-    """Every rule a delivery can be judged by before anything is stored.
-
-    The checks on hourly_readings and profile_merged report these outcomes in the UI; raw_logs
-    evaluates them all first, so a delivery that any of them rejects is never archived.
+    """Every rule a delivery can be judged by before anything is stored, each evaluated once:
+    raw_logs reports them as its checks, in this order (defs/checks.py), and archives the
+    delivery only if all pass.
     """
     rows = equal_row_counts(receipts)
     cycles = int(rows.metadata.get("rows", rows.metadata.get("expected_rows", 0)))

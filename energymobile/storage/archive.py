@@ -1,13 +1,17 @@
-"""raw_logs' archive of every accepted delivery, in the object store under `raw/cohort=<key>/`.
+"""The asset raw_archive: every accepted delivery, in the object store under `raw/cohort=<key>/`.
+
+raw_logs compresses each file as it parses it (`ArchiveSpool`) and hands the result on as
+raw_archive's value (`CompressedDelivery`) only when the delivery passes every rule; the
+ArchiveIOManager then writes it with `archive_delivery`:
 
 - `delivery=<id>/<file>.zst`: the delivered files, byte-exact after decompression, each with
   the original's SHA-256, size and rows as object metadata. `<id>` is derived from the files'
   SHA-256s, so the same delivery always lands in the same folder (a re-run rewrites the same
   bytes) and another delivery never overwrites it.
-- `manifest.json`: the receipts, and which object holds each delivered file. Written last, it
-  is the one object saying which delivery is current; switching it is a single PUT, so a
-  reader sees the previous delivery or the new one, never a mix of both, even when the process
-  dies half-way through archiving.
+- `manifest.json`: the receipts, which object holds each delivered file and how many bytes
+  were written to it. Written last, it is the one object saying which delivery is current;
+  switching it is a single PUT, so a reader sees the previous delivery or the new one, never a
+  mix of both, even when the process dies half-way through archiving.
 
 Nothing is deleted (the pipeline's S3 policy grants no delete): earlier deliveries stay in
 their folders, a record of what was received and when it was replaced. Archives written
@@ -20,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import TracebackType
 
 import zstandard
 
@@ -45,6 +51,48 @@ def compress(data: bytes) -> bytes:
 
 def decompress(data: bytes) -> bytes:
     return zstandard.ZstdDecompressor().decompress(data)
+
+
+class ArchiveSpool:
+    """Compresses each validated file on a second thread while the next one parses (`add` is
+    read_delivery's `on_valid`). zstd and the parser both release the GIL, so the archive
+    costs little wall time on top of the parse, and the landing is read once."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zstd")
+        self._pending: dict[str, Future[bytes]] = {}
+
+    def add(self, name: str, data: bytes) -> None:
+        self._pending[name] = self._pool.submit(compress, data)
+
+    def collect(self) -> dict[str, bytes]:
+        """Every added file, compressed (waits for the last ones)."""
+        return {name: future.result() for name, future in self._pending.items()}
+
+    def __enter__(self) -> ArchiveSpool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class CompressedDelivery:
+    """raw_archive's value: a delivery that passed every rule, its files compressed."""
+
+    key: str
+    receipts: tuple[FileReceipt, ...]
+    compressed: Mapping[str, bytes] = field(repr=False)
+    """Delivered file name -> its zstd bytes."""
+
+    @property
+    def delivery(self) -> str:
+        return delivery_id(self.receipts)
 
 
 def archive_prefix(key: str) -> str:
@@ -90,6 +138,7 @@ def archive_delivery(
         "cohort": key,
         "delivery": delivery,
         "objects": objects,
+        "stored_bytes": {name: len(data) for name, data in compressed.items()},
         "files": [r.__dict__ for r in receipts],
     }
     stored.append(store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2).encode()))
@@ -111,6 +160,8 @@ class Archive:
     receipts: tuple[FileReceipt, ...]
     objects: dict[str, str]
     """Delivered file name -> the object holding it (zstd)."""
+    stored_bytes: dict[str, int] = field(default_factory=dict)
+    """Delivered file name -> bytes written to its object (not recorded by older archives)."""
 
     def read(self, store: ObjectStore, name: str) -> bytes:
         """A delivered file's original bytes."""
@@ -129,4 +180,5 @@ def read_archive(store: ObjectStore, key: str) -> Archive:
     objects = manifest.get("objects") or {
         name: _legacy_archive_key(key, name) for name in delivered_files(receipts)
     }
-    return Archive(key, manifest.get("delivery", "legacy"), receipts, dict(objects))
+    stored_bytes = {name: int(n) for name, n in manifest.get("stored_bytes", {}).items()}
+    return Archive(key, manifest.get("delivery", "legacy"), receipts, dict(objects), stored_bytes)

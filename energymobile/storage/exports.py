@@ -4,24 +4,29 @@
 - `oil-well-data-all-historical/cohort=<key>/data.csv` (+ `data.parquet`): one cohort's flat
   rows, a Hive-style layout that pandas, Athena and SageMaker read as one dataset.
 - `oil-well-data-all-historical.csv`: every exported cohort, in key order, rebuilt by
-  streaming the per-cohort files into one upload (never all of history in memory).
+  streaming the per-cohort files into one upload (never all of history in memory). It is the
+  asset combined_csv, rebuilt once after any number of cohort exports, not by each.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pandas as pd
 
-from energymobile.storage.object_store import ObjectStore, StoredObject
+from energymobile.storage.object_store import ObjectStore, ObjectVersion, StoredObject
 from energymobile.storage.warehouse import FLAT_COLUMNS, FLAT_DTYPES, typed_flat_frame
 
 HISTORICAL_PREFIX = "oil-well-data-all-historical"
 COMBINED_KEY = f"{HISTORICAL_PREFIX}.csv"
 _COHORT_CSV = re.compile(rf"{HISTORICAL_PREFIX}/cohort=([0-9-]+)/data\.csv")
+REBUILD_PASSES = 3
+"""Rebuilds tried when cohort exports change while the combined file is written."""
+COUNT_CHUNK_ROWS = 100_000
 
 
 def cohort_csv_key(key: str) -> str:
@@ -49,30 +54,80 @@ def write_cohort_export(store: ObjectStore, key: str, frame: pd.DataFrame) -> li
 
 
 def exported_cohorts(store: ObjectStore) -> list[str]:
-    keys = (_COHORT_CSV.fullmatch(k) for k in store.list_keys(f"{HISTORICAL_PREFIX}/"))
-    return sorted(m.group(1) for m in keys if m)
+    return sorted(_cohort_csv_versions(store))
+
+
+def _cohort_csv_versions(store: ObjectStore) -> dict[str, ObjectVersion]:
+    """Cohort key -> the version of its CSV, in key order, from one listing."""
+    listed = store.list_versions(f"{HISTORICAL_PREFIX}/")
+    matches = ((_COHORT_CSV.fullmatch(key), version) for key, version in listed.items())
+    return dict(sorted((m.group(1), version) for m, version in matches if m))
 
 
 def csv_header() -> bytes:
     return ",".join(FLAT_COLUMNS).encode() + b"\n"
 
 
-def rebuild_combined(store: ObjectStore) -> StoredObject:
+class ExportsChanged(RuntimeError):
+    """Cohort CSVs changed while the combined file was being written from them."""
+
+
+@dataclass(frozen=True)
+class CombinedFile(StoredObject):
+    """The stored combined file, with the cohorts it holds and the passes it took."""
+
+    cohorts: tuple[str, ...] = ()
+    passes: int = 1
+
+
+def rebuild_combined(store: ObjectStore) -> CombinedFile:
     """Concatenate every cohort's CSV (one header) into the combined file, streaming each
     cohort's chunks straight into the upload (a multipart upload on S3): memory holds a few
-    chunks, never history. Replaces the old file only once complete."""
-    rows = 0
+    chunks, never history. Replaces the old file only once complete.
 
-    def chunks() -> Iterator[bytes]:
-        nonlocal rows
-        yield csv_header()
-        for key in exported_cohorts(store):
-            for chunk in _without_header(store.iter_chunks(cohort_csv_key(key)), key):
-                rows += chunk.count(b"\n")
-                yield chunk
+    The cohort CSVs are listed before and again after streaming, before the new file is
+    committed; if any was written, added or removed meanwhile (an export that finished during
+    the rebuild), the new file is discarded and the rebuild starts over, up to REBUILD_PASSES
+    times. So a rebuild that read an older export never replaces a newer file with it."""
+    for attempt in range(1, REBUILD_PASSES + 1):
+        versions = _cohort_csv_versions(store)
+        rows = Counter[str]()
+        try:
+            stored = store.put_stream(COMBINED_KEY, _combined_chunks(store, versions, rows))
+        except ExportsChanged as changed:
+            if attempt == REBUILD_PASSES:
+                raise ExportsChanged(
+                    f"{COMBINED_KEY} not rebuilt: cohort exports kept changing during "
+                    f"{REBUILD_PASSES} rebuilds ({changed}); the previous file is unchanged, "
+                    "rebuild it once the exports are done"
+                ) from None
+            continue
+        return CombinedFile(
+            stored.key,
+            stored.bytes,
+            stored.sha256,
+            stored.uri,
+            rows=sum(rows.values()),
+            cohorts=tuple(versions),
+            passes=attempt,
+        )
+    raise AssertionError("unreachable")
 
-    stored = store.put_stream(COMBINED_KEY, chunks())
-    return dataclasses.replace(stored, rows=rows)
+
+def _combined_chunks(
+    store: ObjectStore, versions: dict[str, ObjectVersion], rows: Counter[str]
+) -> Iterator[bytes]:
+    """The header, each listed cohort's rows in key order, then the check that none of them
+    changed (raising ExportsChanged makes the store discard what was written)."""
+    yield csv_header()
+    for key in versions:
+        for chunk in _without_header(store.iter_chunks(cohort_csv_key(key)), key):
+            rows[key] += chunk.count(b"\n")
+            yield chunk
+    now = _cohort_csv_versions(store)
+    if now != versions:
+        changed = sorted(k for k in versions.keys() | now.keys() if versions.get(k) != now.get(k))
+        raise ExportsChanged(f"changed meanwhile: {', '.join(changed)}")
 
 
 def _without_header(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
@@ -95,6 +150,46 @@ def _without_header(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
             yield chunk
     if head is not None:
         raise ValueError(f"{cohort_csv_key(key)} has no complete header line")
+
+
+def combined_cohort_rows(store: ObjectStore) -> dict[str, int]:
+    """Rows per cohort in the stored combined file, read back from the store (streamed, one
+    column at a time in memory); empty if the file does not exist."""
+    if not store.exists(COMBINED_KEY):
+        return {}
+    counts = Counter[str]()
+    reader = pd.read_csv(
+        _ChunkStream(store.iter_chunks(COMBINED_KEY)),
+        usecols=["cohort"],
+        dtype={"cohort": "string"},
+        chunksize=COUNT_CHUNK_ROWS,
+    )
+    with reader:
+        for chunk in reader:
+            counts.update(chunk["cohort"].value_counts().to_dict())
+    return dict(sorted(counts.items()))
+
+
+class _ChunkStream(io.RawIOBase):
+    """A readable file object over an iterator of byte chunks (for pandas' reader)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
 def read_csv_export(data: bytes) -> pd.DataFrame:

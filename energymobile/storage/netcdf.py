@@ -1,7 +1,7 @@
 """Each cohort's full-resolution samples as one netCDF file in the object store:
 `netcdf/cohort=<key>.nc`.
 
-The source is the validated archive raw_logs wrote (`raw/cohort=<key>/`, see archive.py):
+The source is the asset raw_archive (`raw/cohort=<key>/`, see archive.py):
 exactly what raw_logs accepted, checked again here against its manifest's SHA-256s. The files
 are decoded by the same `read_delivery` raw_logs validates with, which hands over one sensor's
 samples at a time; each is appended to a local file at once, so memory holds one sensor, never
@@ -30,7 +30,7 @@ from energymobile.ingest import arrays
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.formats import delivered_name
 from energymobile.ingest.reduce import FileReceipt
-from energymobile.storage.archive import Archive, manifest_key, read_archive
+from energymobile.storage.archive import Archive, manifest_key
 from energymobile.storage.object_store import ObjectStore, StoredObject
 
 NETCDF_PREFIX = "netcdf"
@@ -137,13 +137,13 @@ class CohortFileWriter:
 # ----------------------------------------------------------------------------------------------
 
 
-def write_cohort_file(store: ObjectStore, key: str, path: Path) -> Delivery:
-    """Decode the cohort's current archive into a netCDF file at `path`; the delivery read
-    back.
+def write_cohort_file(store: ObjectStore, archive: Archive, path: Path) -> Delivery:
+    """Decode an archived delivery (`read_archive`, or raw_archive's input) into a netCDF
+    file at `path`; the delivery read back.
 
-    Raises ArchiveMissing without an archive, and ValueError if the archived bytes are not
-    those the manifest lists (nothing is written to the store either way)."""
-    archive = read_archive(store, key)
+    Raises ValueError if the archived bytes are not those the manifest lists (nothing is
+    written to the store)."""
+    key = archive.key
 
     def read(name: str) -> bytes:
         return archive.read(store, name)
@@ -199,10 +199,12 @@ def describe(path: Path) -> tuple[dict[str, int], list[str], str]:
         return dims, [str(v) for v in dataset.data_vars], repr(dataset)
 
 
-def export_cohort(store: ObjectStore, key: str, work_dir: Path) -> NetcdfExport:
-    """Write the cohort's file under `work_dir` and upload it to `netcdf/cohort=<key>.nc`."""
+def export_cohort(store: ObjectStore, archive: Archive, work_dir: Path) -> NetcdfExport:
+    """Write the archived cohort's file under `work_dir` and upload it to
+    `netcdf/cohort=<key>.nc`."""
+    key = archive.key
     path = work_dir / f"cohort={key}.nc"
-    delivery = write_cohort_file(store, key, path)
+    delivery = write_cohort_file(store, archive, path)
     dims, variables, text = describe(path)
     stored = store.put_file(
         netcdf_key(key), path, rows=dims[arrays.CYCLE_DIM], metadata={"cohort": key}

@@ -42,6 +42,15 @@ class StoredObject:
     """Data rows (CSV lines without the header, or a received file's rows), where known."""
 
 
+@dataclass(frozen=True)
+class ObjectVersion:
+    """What a listing says about a stored object: its size, and a token that changes whenever
+    the object is rewritten (S3: the ETag; a folder: size, modification time and inode)."""
+
+    bytes: int
+    version: str
+
+
 class ObjectStore(ABC):
     """Keys are '/'-separated paths relative to the store's root (bucket and prefix).
 
@@ -89,6 +98,10 @@ class ObjectStore(ABC):
     @abstractmethod
     def list_keys(self, prefix: str) -> list[str]:
         """Keys under `prefix`, sorted."""
+
+    @abstractmethod
+    def list_versions(self, prefix: str) -> dict[str, ObjectVersion]:
+        """Each key under `prefix` with its size and version, from one listing (no reads)."""
 
     @abstractmethod
     def uri(self, key: str) -> str:
@@ -192,14 +205,27 @@ class LocalObjectStore(ObjectStore):
         shutil.copyfile(self._path(key), path)
 
     def list_keys(self, prefix: str) -> list[str]:
+        return sorted(self._files(prefix))
+
+    def list_versions(self, prefix: str) -> dict[str, ObjectVersion]:
+        versions = {}
+        for key, path in self._files(prefix).items():
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # replaced or removed since the listing
+                continue
+            token = f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ino}"
+            versions[key] = ObjectVersion(stat.st_size, token)
+        return dict(sorted(versions.items()))
+
+    def _files(self, prefix: str) -> dict[str, Path]:
+        """Visible files under the root whose key starts with `prefix` (temporary files of
+        writes in progress start with a dot and are not objects yet)."""
         if not self.root.exists():
-            return []
-        keys = (
-            p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
-        )
-        return sorted(k for k in keys if k.startswith(prefix))
+            return {}
+        paths = (p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        keyed = ((p.relative_to(self.root).as_posix(), p) for p in paths)
+        return {key: path for key, path in keyed if key.startswith(prefix)}
 
     def uri(self, key: str) -> str:
         return self._path(key).as_uri()

@@ -1,26 +1,26 @@
-"""Retry transient failures of external systems a bounded number of times, with backoff.
+"""Which failures of the warehouse are worth another attempt, and how often it is made.
 
-Only what can succeed on a second try is retried (a dropped connection, a deadlock, a lock
-wait timeout, a locked SQLite file); a permanent failure (bad credentials, a constraint, bad
-input) is raised at once. Retrying a whole cohort replacement is safe because it is one
-transaction: the failed attempt was rolled back, so the retry starts from the cohort as it was.
-S3 calls are retried by botocore itself (see docs/reliability.md).
+The warehouse load is retried by Dagster itself: mysql_tables carries `WAREHOUSE_LOAD_RETRY`
+(a RetryPolicy with exponential backoff), and its IO manager lets only transient errors reach
+it (a dropped connection, a deadlock, a lock wait timeout, a locked SQLite file), failing the
+step at once on anything else (bad credentials, a constraint, bad input) with
+`dagster.Failure(allow_retries=False)`. Retrying a whole cohort replacement is safe because it
+is one transaction: the failed attempt was rolled back, so the retry starts from the cohort as
+it was. S3 calls are retried by botocore itself (see docs/reliability.md).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
+import dagster as dg
 from sqlalchemy.exc import DBAPIError
 
-T = TypeVar("T")
-log = logging.getLogger(__name__)
-
-ATTEMPTS = 4
-BASE_DELAY_S = 0.5
+WAREHOUSE_LOAD_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=0.5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""Four attempts in all, 0.5, 1.5 and 3.5 s apart (± 0.5 s, so two loaders that deadlocked
+each other do not collide again)."""
 
 MYSQL_TRANSIENT_ERRNOS = frozenset(
     {
@@ -81,37 +81,6 @@ def is_transient_database_error(error: BaseException) -> bool:
         if any(message in str(orig) for message in SQLITE_TRANSIENT_MESSAGES):
             return True
     return False
-
-
-def with_retries(
-    action: Callable[[], T],
-    is_transient: Callable[[BaseException], bool],
-    *,
-    what: str,
-    attempts: int = ATTEMPTS,
-    base_delay_s: float = BASE_DELAY_S,
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[str], None] | None = None,
-) -> T:
-    """Run `action`; on a transient failure wait base × 2^n seconds and try again.
-
-    `on_retry` receives a one-line account of each retry (Dagster's run log, say); it names
-    the error's type and its driver code, never its text, which may quote a URL or values.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except Exception as error:
-            if attempt == attempts or not is_transient(error):
-                raise
-            delay = base_delay_s * 2 ** (attempt - 1)
-            message = (
-                f"{what} failed (attempt {attempt} of {attempts}, transient "
-                f"{error_code(error)}); retrying in {delay:.1f} s"
-            )
-            (on_retry or log.warning)(message)
-            sleep(delay)
-    raise AssertionError("unreachable")
 
 
 def error_code(error: BaseException) -> str:

@@ -37,6 +37,7 @@ from energymobile.storage.landing import LOGS_DIR, PROFILE_DIR, LandedFile, Land
 from energymobile.storage.object_store import (
     READ_CHUNK_BYTES,
     ObjectStore,
+    ObjectVersion,
     StoredObject,
     check_key,
     content_type,
@@ -261,15 +262,20 @@ class S3ObjectStore(_S3Location, ObjectStore):
                 handle.write(chunk)
 
     def list_keys(self, prefix: str) -> list[str]:
+        return list(self.list_versions(prefix))
+
+    def list_versions(self, prefix: str) -> dict[str, ObjectVersion]:
         root = self._full_key("")
-        keys: list[str] = []
+        versions: dict[str, ObjectVersion] = {}
         with self._translated("ListObjectsV2"):
             pages = self._client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=root + prefix
             )
             for page in pages:
-                keys.extend(item["Key"][len(root) :] for item in page.get("Contents", []))
-        return sorted(keys)
+                for item in page.get("Contents", []):
+                    key = item["Key"][len(root) :]
+                    versions[key] = ObjectVersion(int(item["Size"]), str(item["ETag"]))
+        return dict(sorted(versions.items()))
 
     def uri(self, key: str) -> str:
         return self._s3_uri(self._full_key(key))

@@ -113,6 +113,16 @@ class LoadReport:
     """How the fact rows went in: LOAD DATA LOCAL INFILE, COPY FROM STDIN or executemany."""
 
 
+@dataclass(frozen=True)
+class StoredHours:
+    """A cohort's hourly series as stored: `loaded_rows` from `cohorts` (None: not loaded),
+    then each fact row's cycle and date_time, in cycle order."""
+
+    loaded_rows: int | None
+    cycles: list[int]
+    times: list[datetime]
+
+
 class Warehouse:
     def __init__(self, url: str, *, bulk: str | None = None) -> None:
         """`bulk` forces a bulk path (benchmarks and tests compare them); by default the
@@ -218,6 +228,24 @@ class Warehouse:
                 select(cohorts.c.cohort, cohorts.c.row_count).order_by(cohorts.c.cohort)
             )
             return {key: int(n) for key, n in rows}
+
+    def stored_hours(self, key: str) -> StoredHours:
+        """What the warehouse holds of a cohort's hourly series, for the check that reads
+        back a load: the row count its load recorded and its fact rows' cycles and hours."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            loaded = conn.execute(
+                select(cohorts.c.row_count).where(cohorts.c.cohort == key)
+            ).scalar_one_or_none()
+            rows = conn.execute(
+                select(sensor_hourly.c.cycle, sensor_hourly.c.date_time)
+                .where(sensor_hourly.c.cohort == key)
+                .order_by(sensor_hourly.c.cycle)
+            ).all()
+        times = pd.to_datetime([row[1] for row in rows], format="ISO8601").to_pydatetime().tolist()
+        return StoredHours(
+            None if loaded is None else int(loaded), [int(row[0]) for row in rows], times
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,5 +1,5 @@
 """Declarative automation on real materializations: evaluate the conditions the way the
-automation sensor does, run what they request, and look at the warehouse and the CSV."""
+automation sensor does, run what they request, and look at the warehouse and the CSVs."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from collections import defaultdict
 import dagster as dg
 import pytest
 
-from energymobile.definitions import build_definitions
-from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort
+from energymobile.backfill import materialize_combined
+from energymobile.definitions import COHORT_JOB, build_definitions
+from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort, once_exports_settle
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
 
-OLD, NEWER = "2008-03-26", "2008-06-26"
+OLD, NEWER, NEWEST = "2008-03-26", "2008-06-26", "2008-09-26"
+RAW = ("raw_logs", "raw_archive")
+"""One step reads the delivery and archives it: they are materialized together."""
 DOWNSTREAM = ("hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")
+COMBINED = dg.AssetKey("combined_csv")
 
 
 class Automation:
@@ -48,9 +52,10 @@ class Automation:
             raise_on_error=False,
         )
 
-    def follow(self, max_ticks: int = 6) -> list[tuple[str, str]]:
-        """Tick, run every requested cohort, until a tick requests nothing."""
-        launched: list[tuple[str, str]] = []
+    def follow(self, max_ticks: int = 6) -> list[tuple[str, str | None]]:
+        """Tick, run every requested cohort (then the combined file, if requested), until a
+        tick requests nothing."""
+        launched: list[tuple[str, str | None]] = []
         for _ in range(max_ticks):
             result = self.evaluate()
             if result.total_requested == 0:
@@ -62,6 +67,9 @@ class Automation:
             for key, assets in sorted(by_cohort.items()):
                 assert self.run(key, *assets).success
                 launched += [(asset, key) for asset in assets]
+            if result.get_requested_partitions(COMBINED):
+                assert materialize_combined(settings=self.settings, instance=self.instance).success
+                launched.append((COMBINED.to_user_string(), None))
         raise AssertionError(f"automation still requesting after {max_ticks} ticks: {launched}")
 
     def requested(self, result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
@@ -80,17 +88,26 @@ def automation(settings, instance) -> Automation:
 
 
 def _with_condition(defs: dg.Definitions, condition: dg.AutomationCondition) -> dg.Definitions:
-    """The same assets, with `condition` wherever the project sets one."""
+    """The same assets, with `condition` wherever the project sets eager_any_cohort()."""
     return dg.Definitions(
         assets=dg.map_asset_specs(
             lambda spec: (
                 spec.replace_attributes(automation_condition=condition)
-                if spec.automation_condition
+                if spec.automation_condition == eager_any_cohort()
                 else spec
             ),
             defs.assets,
         ),
+        asset_checks=defs.asset_checks,
         resources=defs.resources,
+    )
+
+
+def _combined_materializations(instance: dg.DagsterInstance) -> int:
+    return len(
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=COMBINED), limit=100
+        ).records
     )
 
 
@@ -103,7 +120,7 @@ def _warehouse_cohorts(settings) -> dict[str, int]:
 
 def test_stock_eager_ignores_an_old_cohort_but_ours_follows_it(generate, automation):
     generate(OLD)
-    assert automation.run(OLD, "raw_logs").success
+    assert automation.run(OLD, *RAW).success
 
     stock = _with_condition(automation.defs, dg.AutomationCondition.eager())
     cursor = automation.cursor
@@ -119,11 +136,15 @@ def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
     generate(NEWER)
     generate(OLD)
     assert materialize(NEWER)[0].success  # the landing sensor's run: the whole chain
-    assert automation.follow() == []  # nothing to follow: the run covered every asset
+    # Nothing of the cohort to follow (the run covered it); the combined file follows once.
+    assert automation.follow() == [(COMBINED.to_user_string(), None)]
 
-    assert automation.run(OLD, "raw_logs").success  # the late cohort, raw files only
+    assert automation.run(OLD, *RAW).success  # the late cohort, raw files only
     launched = automation.follow()
-    assert sorted(launched) == sorted((a, OLD) for a in DOWNSTREAM)
+    assert launched == [
+        *((a, OLD) for a in DOWNSTREAM),
+        (COMBINED.to_user_string(), None),
+    ]
 
     assert _warehouse_cohorts(settings) == {OLD: SHORT_CYCLES, NEWER: SHORT_CYCLES}
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
@@ -135,12 +156,15 @@ def test_a_changed_cohort_updates_everything_downstream(
 ):
     folder = generate(OLD)
     assert materialize(OLD)[0].success
-    assert automation.follow() == []
+    assert automation.follow() == [(COMBINED.to_user_string(), None)]
 
     # Someone re-materializes hourly_readings with the first-sample statistic from the UI.
     assert automation.run(OLD, "hourly_readings", statistic="first").success
     launched = automation.follow()
-    assert sorted(launched) == sorted((a, OLD) for a in DOWNSTREAM[1:])
+    assert launched == [
+        *((a, OLD) for a in DOWNSTREAM[1:]),
+        (COMBINED.to_user_string(), None),
+    ]
 
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     rows = (folder / "TS1.txt").read_bytes().splitlines()
@@ -152,9 +176,9 @@ def test_a_failed_blocking_check_stops_automation(settings, generate, automation
     folder = generate(OLD)
     lines = (folder / "TS1.txt").read_bytes().splitlines(keepends=True)
     (folder / "TS1.txt").write_bytes(b"".join(lines[:-1]))
-    run = automation.run(OLD, "raw_logs")
-    [evaluation] = run.get_asset_check_evaluations()
-    assert not evaluation.passed
+    run = automation.run(OLD, *RAW)
+    failed = [e.check_name for e in run.get_asset_check_evaluations() if not e.passed]
+    assert failed == ["equal_row_counts"]
 
     # eager() alone would pick the bad cohort up: raw_logs was materialized, then failed.
     unguarded = _with_condition(
@@ -179,6 +203,8 @@ def test_the_automation_sensor_is_on_by_default_for_every_asset(settings):
         for spec in assets_def.specs
     }
     assert conditions.pop("raw_logs") is None  # the landing sensor requests it
+    assert conditions.pop("raw_archive") is None  # written with raw_logs
+    assert conditions.pop(COMBINED.to_user_string()) == once_exports_settle()
     assert all(c == eager_any_cohort() for c in conditions.values()), conditions
 
 
@@ -188,9 +214,74 @@ def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, au
     from energymobile.storage.netcdf import netcdf_key
 
     generate(OLD)
-    assert automation.run(OLD, "raw_logs").success
+    assert automation.run(OLD, *RAW).success
     result = automation.evaluate()
     assert set(result.get_requested_partitions(dg.AssetKey("netcdf_arrays"))) == {OLD}
     assert automation.run(OLD, "netcdf_arrays").success
     assert open_object_store(settings.object_store).exists(netcdf_key(OLD))
     assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+
+
+def test_a_backfill_of_several_cohorts_rebuilds_the_combined_file_once(
+    settings, generate, automation, materialize, instance
+):
+    for key in (OLD, NEWER, NEWEST):
+        generate(key)
+    assert all(o.success for o in materialize(OLD, NEWER, NEWEST))  # three cohort runs
+    store = open_object_store(settings.object_store)
+    assert not store.exists(COMBINED_KEY)  # no cohort's export rebuilt it
+
+    result = automation.evaluate()
+    assert result.get_requested_partitions(COMBINED) == {None}  # requested once, for all
+    assert materialize_combined(settings=settings, instance=instance).success
+    assert automation.evaluate().total_requested == 0
+    assert _combined_materializations(instance) == 1
+    combined = read_csv_export(store.get_bytes(COMBINED_KEY))
+    assert combined.groupby("cohort").size().to_dict() == dict.fromkeys(
+        (OLD, NEWER, NEWEST), SHORT_CYCLES
+    )
+
+
+def test_the_combined_file_waits_while_a_cohort_export_is_in_progress(
+    settings, generate, automation, materialize, instance
+):
+    generate(OLD)
+    assert materialize(OLD)[0].success
+    # Another cohort's run is waiting to start: it plans to export, so the rebuild waits.
+    queued = instance.create_run_for_job(
+        automation.defs.resolve_job_def(COHORT_JOB),
+        tags={"dagster/partition": NEWER},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    assert not automation.evaluate().get_requested_partitions(COMBINED)
+    assert not automation.evaluate().get_requested_partitions(COMBINED)
+
+    instance.report_run_canceled(queued)
+    assert automation.evaluate().get_requested_partitions(COMBINED) == {None}
+
+
+def test_a_backfill_that_rebuilt_the_combined_file_itself_is_not_rebuilt_again(
+    settings, generate, automation, materialize, instance
+):
+    """What `energymobile backfill` does: the cohorts, then the combined file once."""
+    for key in (OLD, NEWER):
+        generate(key)
+    assert all(o.success for o in materialize(OLD, NEWER))
+    assert materialize_combined(settings=settings, instance=instance).success
+    assert not automation.evaluate().get_requested_partitions(COMBINED)
+    assert _combined_materializations(instance) == 1
+
+
+def test_a_bad_redelivery_leaves_the_archive_and_asks_nothing_of_the_netcdf_file(
+    settings, generate, automation, materialize, instance
+):
+    folder = generate(OLD)
+    assert materialize(OLD)[0].success
+    assert automation.follow()  # the netCDF file and the combined file follow
+    archived = instance.get_latest_materialization_event(dg.AssetKey("raw_archive"))
+    lines = (folder / "TS1.txt").read_bytes().splitlines(keepends=True)
+    (folder / "TS1.txt").write_bytes(b"".join(lines[:-1]))  # a bad re-delivery
+
+    assert not automation.run(OLD, *RAW).success
+    assert instance.get_latest_materialization_event(dg.AssetKey("raw_archive")) == archived
+    assert automation.evaluate().total_requested == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from energymobile.backfill import materialize_combined
 from energymobile.ingest.delivery import read_delivery
 from energymobile.ingest.formats import delivered_name
 from energymobile.sample.generate import generate_cohort
@@ -73,7 +74,9 @@ def test_each_format_loads_the_same_rows_and_a_cohort_may_switch_format(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_fuller_delivery_replaces_the_partial_one_whole(fmt, settings, landing, materialize):
+def test_a_fuller_delivery_replaces_the_partial_one_whole(
+    fmt, settings, landing, materialize, instance
+):
     _deliver(landing, fmt, seed=1)
     assert materialize(KEY)[0].success
     partial = _fact_rows(settings)
@@ -96,6 +99,7 @@ def test_a_fuller_delivery_replaces_the_partial_one_whole(fmt, settings, landing
         lambda: real_bytes("profile.txt"),
     )
     np.testing.assert_array_equal(exported["ps1"].to_numpy(), delivery.cycles["PS1"].mean)
+    assert materialize_combined(settings=settings, instance=instance).success
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     assert len(combined) == more
 

@@ -32,7 +32,14 @@ from energymobile.settings import Settings
 from energymobile.storage.landing import LandedFile, LocalLanding
 
 KEY = "2008-03-26"
-ASSETS = {"raw_logs", "hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv"}
+ASSETS = {
+    "raw_logs",
+    "raw_archive",
+    "hourly_readings",
+    "profile_merged",
+    "mysql_tables",
+    "s3_historical_csv",
+}
 
 
 class Ticker:

@@ -7,6 +7,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
+from energymobile.backfill import materialize_combined
 from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
@@ -23,13 +24,16 @@ def _warehouse_rows(settings, key):
         ).fetchall()
 
 
-def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materialize):
+def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materialize, instance):
     generate("2008-03-26")
     generate("2008-06-26")
     outcomes = materialize("2008-03-26", "2008-06-26")
     assert [o.success for o in outcomes] == [True, True], [o.failure for o in outcomes]
-
     store = open_object_store(settings.object_store)
+    assert not store.exists(COMBINED_KEY)  # the cohorts' exports leave the combined file alone
+    combined_run = materialize_combined(settings=settings, instance=instance)
+    assert combined_run.success, combined_run.failure
+
     first = read_csv_export(store.get_bytes(cohort_csv_key("2008-03-26")))
     assert len(first) == SHORT_CYCLES
     assert list(first.columns[:4]) == ["cohort", "cycle", "date_time", "cumulative_minutes"]
@@ -46,12 +50,14 @@ def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materia
     assert len(_warehouse_rows(settings, "2008-06-26")) == SHORT_CYCLES
 
 
-def test_rerun_of_a_partition_leaves_the_same_rows(settings, generate, materialize):
+def test_rerun_of_a_partition_leaves_the_same_rows(settings, generate, materialize, instance):
     generate("2008-03-26")
     assert materialize("2008-03-26")[0].success
+    assert materialize_combined(settings=settings, instance=instance).success
     before = _warehouse_rows(settings, "2008-03-26")
     csv_before = open_object_store(settings.object_store).get_bytes(COMBINED_KEY)
     assert materialize("2008-03-26")[0].success
+    assert materialize_combined(settings=settings, instance=instance).success
     assert _warehouse_rows(settings, "2008-03-26") == before
     assert open_object_store(settings.object_store).get_bytes(COMBINED_KEY) == csv_before
 

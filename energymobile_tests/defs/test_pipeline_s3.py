@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pytest
 
+from energymobile.backfill import materialize_combined
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.storage.archive import decompress, read_archive
 from energymobile.storage.exports import (
@@ -35,13 +36,17 @@ pytestmark = pytest.mark.integration
 
 KEYS = ("2008-03-26", "2008-06-26")
 EXPORT = dg.AssetKey("s3_historical_csv")
+COMBINED = dg.AssetKey("combined_csv")
 
 
-def _materialization(instance: dg.DagsterInstance, key: str) -> dg.AssetMaterialization:
+def _materialization(
+    instance: dg.DagsterInstance, key: str | None, asset: dg.AssetKey = EXPORT
+) -> dg.AssetMaterialization:
+    partitions = [key] if key else None
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=EXPORT, asset_partitions=[key]), limit=1
+        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=partitions), limit=1
     ).records
-    assert records, f"no materialization of {EXPORT.to_user_string()} for {key}"
+    assert records, f"no materialization of {asset.to_user_string()} for {key}"
     materialization = records[0].asset_materialization
     assert materialization is not None
     return materialization
@@ -61,6 +66,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
     delivered = {key: s3_drop(key, seed=index) for index, key in enumerate(KEYS)}
     outcomes = materialize(*KEYS, on=s3_settings)
     assert [o.success for o in outcomes] == [True, True], [o.failure for o in outcomes]
+    outcomes.append(materialize_combined(settings=s3_settings, instance=instance))
+    assert outcomes[-1].success, outcomes[-1].failure
 
     received = {
         key: {p.name: p.read_bytes() for p in [*folder.iterdir(), *folder.parents[1].glob("p*/*")]}
@@ -106,9 +113,10 @@ def test_two_cohorts_run_end_to_end_on_s3(
     ]
     assert combined == csv_header() + b"".join(bodies)
     pd.testing.assert_frame_equal(read_csv_export(combined), pd.concat(frames, ignore_index=True))
-    latest = _materialization(instance, KEYS[-1]).metadata
-    assert latest["combined_uri"].value == f"{base}/{COMBINED_KEY}"
-    assert latest["combined_sha256"].value == hashlib.sha256(combined).hexdigest()
+    latest = _materialization(instance, None, COMBINED).metadata
+    assert latest["uri"].value == f"{base}/{COMBINED_KEY}"
+    assert latest["sha256"].value == hashlib.sha256(combined).hexdigest()
+    assert (latest["cohorts"].value, latest["dagster/row_count"].value) == (2, 2 * SHORT_CYCLES)
 
     history = ds.dataset(  # the docs' recipe for the whole history, on the bucket itself
         f"{base}/{HISTORICAL_PREFIX}/",
@@ -150,15 +158,17 @@ def test_the_io_manager_loads_a_partition_back_from_s3(s3_settings, s3_drop, mat
 
 
 def test_a_corrected_redelivery_replaces_the_cohort_in_the_bucket(
-    s3_settings, s3_drop, s3_prefix, materialize, moto_s3
+    s3_settings, s3_drop, s3_prefix, materialize, moto_s3, instance
 ):
     key = KEYS[0]
     s3_drop(key, seed=1)
     assert materialize(key, on=s3_settings)[0].success
+    assert materialize_combined(settings=s3_settings, instance=instance).success
     before = moto_s3.keys(S3_BUCKET, f"{s3_prefix}/")
     folder = s3_drop(key, cycles=SHORT_CYCLES + 2, seed=2)
     outcome = materialize(key, on=s3_settings)[0]
     assert outcome.success, outcome.failure
+    assert materialize_combined(settings=s3_settings, instance=instance).success
 
     # Replaced, not duplicated; the archive keeps the earlier delivery in its own folder.
     after = moto_s3.keys(S3_BUCKET, f"{s3_prefix}/")

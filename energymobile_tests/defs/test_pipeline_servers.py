@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pandas as pd
 import pytest
 
+from energymobile.backfill import materialize_combined
 from energymobile.settings import DATABASE_URL_VAR, Settings, redact_url
 from energymobile.storage.dialects import COPY, LOAD_DATA
 from energymobile.storage.exports import COMBINED_KEY, csv_bytes
@@ -115,6 +116,8 @@ def test_two_cohorts_reach_the_server_and_the_csvs_are_sqlites_byte_for_byte(
     assert all(o.success for o in materialize(FIRST, SECOND, on=embedded))
     for key in (FIRST, SECOND):
         assert csv_file(embedded, key) == csv_file(settings, key)
+    for each in (settings, embedded):
+        assert materialize_combined(settings=each, instance=instance).success
     combined = [
         open_object_store(s.object_store).get_bytes(COMBINED_KEY) for s in (settings, embedded)
     ]

@@ -1,5 +1,3 @@
-from datetime import datetime, timedelta
-
 import numpy as np
 import pytest
 
@@ -21,18 +19,6 @@ def test_equal_row_counts_names_the_odd_file():
     assert "most have 2205 rows, but TS1.txt has 2204" in outcome.description
     assert outcome.metadata["rows_by_file"]["TS1.txt"] == 2204
     assert validate.equal_row_counts([_receipt("PS1.txt", 5), _receipt("CE.txt", 5)]).passed
-
-
-def test_contiguous_hours_finds_the_first_gap():
-    start = datetime(2008, 3, 26)
-    times = [start + timedelta(hours=h) for h in (0, 1, 2, 4, 5)]
-    outcome = validate.contiguous_hours("2008-03-26", times)
-    assert not outcome.passed
-    assert outcome.metadata["cycle"] == 3
-    assert "2008-03-26 03:00" in outcome.description
-    ok = validate.contiguous_hours("2008-03-26", [start + timedelta(hours=h) for h in range(5)])
-    assert ok.passed
-    assert not validate.contiguous_hours("2008-03-26", []).passed
 
 
 def test_within_window_rejects_more_cycles_than_hours():

@@ -14,8 +14,11 @@ from energymobile.ingest.reduce import FileReceipt
 from energymobile.sample.generate import generate_cohort, profile_path
 from energymobile.storage.archive import (
     ArchiveMissing,
+    ArchiveSpool,
     archive_delivery,
+    archive_prefix,
     compress,
+    decompress,
     delivery_id,
     manifest_key,
     read_archive,
@@ -81,6 +84,26 @@ def test_every_delivered_file_reads_back_byte_for_byte(tmp_path: Path):
 
 
 @pytest.mark.integration
+def test_the_spool_compresses_each_file_and_the_manifest_records_the_bytes_written(
+    tmp_path: Path,
+):
+    store = LocalObjectStore(tmp_path / "s3")
+    files, receipts = delivered(tmp_path, seed=1)
+    with ArchiveSpool() as spool:
+        for name, data in files.items():
+            spool.add(name, data)
+        compressed = spool.collect()
+    assert {name: decompress(data) for name, data in compressed.items()} == files
+    archive_delivery(store, KEY, compressed, receipts)
+    current = read_archive(store, KEY)
+    assert current.stored_bytes == {name: len(data) for name, data in compressed.items()}
+    listed = store.list_versions(archive_prefix(KEY))
+    assert {current.objects[n]: size for n, size in current.stored_bytes.items()} == {
+        key: version.bytes for key, version in listed.items() if key != manifest_key(KEY)
+    }
+
+
+@pytest.mark.integration
 def test_archiving_the_same_delivery_again_writes_the_same_objects(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "s3")
     files, receipts = delivered(tmp_path, seed=1)
@@ -132,3 +155,4 @@ def test_an_archive_written_before_delivery_folders_is_still_read(tmp_path: Path
     store.put_bytes(manifest_key(KEY), json.dumps(manifest).encode())
     assert current_files(store) == files
     assert list(read_archive(store, KEY).receipts) == [FileReceipt(**r.__dict__) for r in receipts]
+    assert read_archive(store, KEY).stored_bytes == {}  # not recorded then

@@ -184,7 +184,7 @@ def test_whole_cycle_chunks_of_about_a_mebibyte():
 @pytest.mark.integration
 def test_the_file_opens_to_exactly_the_cohort_dataset(tmp_path: Path, store, landing, tables):
     path = tmp_path / "cohort.nc"
-    delivery = write_cohort_file(store, KEY, path)
+    delivery = write_cohort_file(store, read_archive(store, KEY), path)
     expected = arrays.cohort_dataset(KEY, tables, delivery.profile, delivery.receipts)
     with xr.open_dataset(path, engine="h5netcdf") as opened:
         xr.testing.assert_identical(opened.load(), expected)
@@ -205,8 +205,8 @@ def test_the_file_opens_to_exactly_the_cohort_dataset(tmp_path: Path, store, lan
 @pytest.mark.integration
 def test_writing_again_gives_the_same_bytes(tmp_path: Path, store):
     first, second = tmp_path / "first.nc", tmp_path / "second.nc"
-    write_cohort_file(store, KEY, first)
-    write_cohort_file(store, KEY, second)
+    write_cohort_file(store, read_archive(store, KEY), first)
+    write_cohort_file(store, read_archive(store, KEY), second)
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -214,7 +214,7 @@ def test_writing_again_gives_the_same_bytes(tmp_path: Path, store):
 def test_export_uploads_the_file_whole(tmp_path: Path, store):
     work = tmp_path / "work"
     work.mkdir()
-    export = export_cohort(store, KEY, work)
+    export = export_cohort(store, read_archive(store, KEY), work)
     stored = store.get_bytes(netcdf_key(KEY))
     assert export.stored.key == f"netcdf/cohort={KEY}.nc"
     assert export.stored.bytes == len(stored)
@@ -225,10 +225,10 @@ def test_export_uploads_the_file_whole(tmp_path: Path, store):
 
 
 @pytest.mark.unit
-def test_without_an_archive_nothing_is_written(tmp_path: Path):
+def test_without_an_archive_there_is_nothing_to_read(tmp_path: Path):
     store = LocalObjectStore(tmp_path / "empty")
     with pytest.raises(ArchiveMissing, match=rf"raw/cohort={KEY}/manifest.json is missing"):
-        write_cohort_file(store, KEY, tmp_path / "cohort.nc")
+        read_archive(store, KEY)
     assert store.list_keys("") == []
 
 
@@ -240,7 +240,7 @@ def test_an_archived_file_that_is_not_the_one_in_the_manifest_is_refused(
     held_in = read_archive(store, KEY).objects["FS2.txt"]
     store.put_bytes(held_in, compress((other / "FS2.txt").read_bytes()))
     with pytest.raises(ValueError, match=rf"{held_in} does not match"):
-        write_cohort_file(store, KEY, tmp_path / "cohort.nc")
+        write_cohort_file(store, read_archive(store, KEY), tmp_path / "cohort.nc")
 
 
 @pytest.mark.integration
@@ -251,7 +251,7 @@ def test_objects_the_manifest_does_not_list_are_not_read(tmp_path: Path, store, 
     for where in (folder, f"raw/cohort={KEY}"):  # beside the files, and where archives were
         store.put_bytes(f"{where}/PS1.csv.zst", compress(b"not, this, one\n"))
         store.put_bytes(f"{where}/notes.txt.zst", compress(b"left over\n"))
-    delivery = write_cohort_file(store, KEY, tmp_path / "cohort.nc")
+    delivery = write_cohort_file(store, read_archive(store, KEY), tmp_path / "cohort.nc")
     expected = arrays.cohort_dataset(KEY, tables, delivery.profile, delivery.receipts)
     with xr.open_dataset(tmp_path / "cohort.nc", engine="h5netcdf") as opened:
         xr.testing.assert_identical(opened.load(), expected)

@@ -15,8 +15,11 @@ import pytest
 from energymobile.storage.exports import (
     COMBINED_KEY,
     HISTORICAL_PREFIX,
+    REBUILD_PASSES,
+    ExportsChanged,
     cohort_csv_key,
     cohort_parquet_key,
+    combined_cohort_rows,
     csv_header,
     exported_cohorts,
     read_csv_export,
@@ -146,6 +149,104 @@ def test_a_cohort_with_another_header_stops_the_rebuild(store):
     with pytest.raises(ValueError, match=f"cohort={KEYS[1]}/data.csv has another header"):
         rebuild_combined(store)
     assert store.get_bytes(COMBINED_KEY) == before
+
+
+def test_a_listing_gives_each_objects_size_and_a_version_that_changes_with_each_write(store):
+    store.put_bytes("x/a.csv", b"1,2\n")
+    store.put_bytes("x/b.csv", b"333\n")
+    first = store.list_versions("x/")
+    assert list(first) == ["x/a.csv", "x/b.csv"] == store.list_keys("x/")
+    assert [v.bytes for v in first.values()] == [4, 4]
+    store.put_bytes("x/a.csv", b"3,4\n")  # the same size, other bytes
+    second = store.list_versions("x/")
+    assert second["x/a.csv"].version != first["x/a.csv"].version
+    assert second["x/b.csv"] == first["x/b.csv"]
+
+
+def _same_store(store: ObjectStore) -> ObjectStore:
+    """Another handle on the same place, as another process would open it."""
+    if isinstance(store, LocalObjectStore):
+        return LocalObjectStore(store.root)
+    assert isinstance(store, S3ObjectStore)
+    return S3ObjectStore(store.bucket, store.prefix)
+
+
+def _current_concatenation(store: ObjectStore) -> bytes:
+    keys = exported_cohorts(store)
+    return csv_header() + b"".join(
+        store.get_bytes(cohort_csv_key(k)).split(b"\n", 1)[1] for k in keys
+    )
+
+
+def _exporting_while_read(store: ObjectStore, monkeypatch, export, times: int = 1) -> None:
+    """Make the store run `export` (another run's cohort export) the first `times` times the
+    second cohort's CSV is opened for reading, i.e. in the middle of a rebuild."""
+    read = store.iter_chunks
+    left = [times]
+
+    def iter_chunks(key: str, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+        if key == cohort_csv_key(KEYS[1]) and left[0] > 0:
+            left[0] -= 1
+            export()
+        yield from read(key, chunk_bytes)
+
+    monkeypatch.setattr(store, "iter_chunks", iter_chunks)
+
+
+def test_an_export_landing_during_a_rebuild_makes_it_start_over(store, monkeypatch):
+    _export(store)
+    redelivered = synthetic_cohort_frame(KEYS[2], ROWS + 3, seed=9)
+    _exporting_while_read(
+        store, monkeypatch, lambda: write_cohort_export(store, KEYS[2], redelivered)
+    )
+    combined = rebuild_combined(store)
+    assert combined.passes == 2
+    assert store.get_bytes(COMBINED_KEY) == _current_concatenation(store)
+    assert combined.rows == 3 * ROWS + 3 and combined.cohorts == KEYS
+
+
+def test_of_two_overlapping_rebuilds_the_one_that_read_older_exports_never_lands_last(
+    store, monkeypatch
+):
+    """Rebuild A has read cohort 1 when cohort 1 is re-exported and rebuild B runs whole (from
+    the new export); A then finishes. The file must hold the new export, not A's old read."""
+    _export(store)
+    other = _same_store(store)
+
+    def export_then_rebuild() -> None:
+        write_cohort_export(other, KEYS[0], synthetic_cohort_frame(KEYS[0], ROWS + 1, seed=8))
+        assert rebuild_combined(other).passes == 1
+
+    _exporting_while_read(store, monkeypatch, export_then_rebuild)
+    rebuild_combined(store)
+    assert store.get_bytes(COMBINED_KEY) == _current_concatenation(store)
+    assert combined_cohort_rows(store) == {KEYS[0]: ROWS + 1, KEYS[1]: ROWS, KEYS[2]: ROWS}
+
+
+def test_exports_that_never_settle_leave_the_previous_file(store, monkeypatch):
+    _export(store)
+    rebuild_combined(store)
+    before = store.get_bytes(COMBINED_KEY)
+    seeds = iter(range(100, 200))
+    _exporting_while_read(
+        store,
+        monkeypatch,
+        lambda: write_cohort_export(
+            store, KEYS[0], synthetic_cohort_frame(KEYS[0], ROWS, seed=next(seeds))
+        ),
+        times=REBUILD_PASSES,
+    )
+    with pytest.raises(ExportsChanged, match=f"kept changing during {REBUILD_PASSES} rebuilds"):
+        rebuild_combined(store)
+    assert store.get_bytes(COMBINED_KEY) == before
+    assert store.list_keys(COMBINED_KEY) == [COMBINED_KEY]
+
+
+def test_the_combined_files_rows_per_cohort_are_read_back_from_the_store(store):
+    assert combined_cohort_rows(store) == {}
+    _export(store, KEYS[:2])
+    rebuild_combined(store)
+    assert combined_cohort_rows(store) == {KEYS[0]: ROWS, KEYS[1]: ROWS}
 
 
 def test_parquet_copies_read_back_like_the_csv(store):

@@ -1,61 +1,96 @@
+"""Which warehouse errors are retried, and that the load lets Dagster's RetryPolicy retry
+exactly those: a transient error reaches the policy as it is, any other bypasses it.
+
+The retries themselves, on real servers, are in energymobile_tests/defs/test_faults.py."""
+
 import sqlite3
 
+import dagster as dg
 import MySQLdb
+import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from energymobile.storage.retry import error_code, is_transient_database_error, with_retries
-from energymobile.storage.warehouse import WarehouseError
+from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS
+from energymobile.cohorts import cohort_window
+from energymobile.defs.assets import mysql_tables
+from energymobile.defs.partitions import cohort_partitions
+from energymobile.storage.io_managers import WarehouseIOManager
+from energymobile.storage.resources import WarehouseResource
+from energymobile.storage.retry import (
+    WAREHOUSE_LOAD_RETRY,
+    error_code,
+    is_transient_database_error,
+)
+from energymobile.storage.warehouse import CohortLoad, Warehouse, WarehouseError
+
+KEY = "2008-03-26"
+DOCUMENTED_CODES = (100, 100, 0, 130, 0)
+"""Cooler, valve, pump leakage, accumulator and stable flag: a documented combination."""
 
 pytestmark = pytest.mark.unit
 
 
-class Transient(Exception):
-    pass
-
-
-def _flaky(failures: int, error: Exception):
-    calls = []
-
-    def action():
-        calls.append(1)
-        if len(calls) <= failures:
-            raise error
-        return len(calls)
-
-    return action, calls
-
-
-def test_transient_failures_are_retried_with_exponential_backoff():
-    action, _calls = _flaky(2, Transient())
-    waits = []
-    result = with_retries(
-        action, lambda e: isinstance(e, Transient), what="load", sleep=waits.append
+def _cohort_load(cycles: int = 3) -> CohortLoad:
+    """A small valid cohort as mysql_tables hands it to the IO manager."""
+    cycle = np.arange(cycles)
+    start, _ = cohort_window(KEY)
+    frame = pd.DataFrame(
+        {
+            "cohort": pd.Series([KEY] * cycles, dtype="string"),
+            "cycle": cycle,
+            "date_time": pd.Timestamp(start) + pd.to_timedelta(cycle, unit="h"),
+            "cumulative_minutes": cycle * 60,
+            **{column: np.linspace(1.0, 2.0, cycles) for column in CHANNEL_COLUMNS},
+            **dict(zip(CONDITION_COLUMNS, DOCUMENTED_CODES, strict=True)),
+        }
     )
-    assert result == 3
-    assert waits == [0.5, 1.0]
+    return CohortLoad(KEY, frame, "mean", receipts=())
 
 
-def test_retries_are_bounded():
-    action, calls = _flaky(10, Transient())
-    with pytest.raises(Transient):
-        with_retries(
-            action,
-            lambda e: isinstance(e, Transient),
-            what="load",
-            attempts=3,
-            sleep=lambda s: None,
-        )
-    assert len(calls) == 3
+def _output_context() -> dg.OutputContext:
+    return dg.build_output_context(
+        asset_key=mysql_tables.key, partition_key=KEY, asset_partitions_def=cohort_partitions
+    )
 
 
-def test_permanent_failures_fail_at_once():
-    action, calls = _flaky(1, ValueError("bad credentials"))
-    with pytest.raises(ValueError, match="bad credentials"):
-        with_retries(action, lambda e: isinstance(e, Transient), what="load", sleep=lambda s: None)
-    assert len(calls) == 1
+def test_the_load_carries_a_bounded_exponential_retry_policy():
+    assert mysql_tables.op.retry_policy == WAREHOUSE_LOAD_RETRY
+    assert WAREHOUSE_LOAD_RETRY.max_retries == 3
+    assert WAREHOUSE_LOAD_RETRY.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_a_locked_warehouse_reaches_the_retry_policy_as_it_is(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}?timeout=0.1"
+    load = _cohort_load()
+    manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
+    manager.warehouse.get().ensure_schema()
+    holder = create_engine(url)
+    try:
+        with holder.connect() as conn:
+            conn.exec_driver_sql("BEGIN EXCLUSIVE")
+            with pytest.raises(OperationalError, match="database is locked"):
+                manager.handle_output(_output_context(), load)
+            conn.rollback()
+        manager.handle_output(_output_context(), load)  # the next attempt succeeds
+    finally:
+        holder.dispose()
+    assert Warehouse(url).loaded_cohorts() == {KEY: 3}
+
+
+def test_a_permanent_error_bypasses_the_retry_policy(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.sqlite'}"
+    load = _cohort_load()
+    bad = CohortLoad(KEY, load.frame.drop(columns=["ps1"]), "mean", load.receipts)
+    manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
+    with pytest.raises(dg.Failure) as failure:
+        manager.handle_output(_output_context(), bad)
+    assert failure.value.allow_retries is False
+    assert f"loading cohort {KEY}" in str(failure.value) and "ValueError" in str(failure.value)
+    assert "columns missing from the load" in str(failure.value.__cause__)
 
 
 # -- which database errors are transient --------------------------------------------------------
