@@ -76,7 +76,8 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     dagster_home = root / "dagster_home"
     dagster_home.mkdir()
     shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    Path(settings.landing).mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.landing:  # a local landing folder (not s3://)
+        Path(settings.landing).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
     env |= {
         "DAGSTER_HOME": str(dagster_home),
