@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
@@ -131,6 +132,10 @@ class Warehouse:
             raise ValueError(f"bulk must be one of {BULK_METHODS}, not {bulk!r}")
         self.url = url
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            # SQLite creates the file, not its folder ("unable to open database file").
+            Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
         configure_engine(self.engine)
         self._schema_checked = False
         self._bulk_method: str | None = bulk
