@@ -60,6 +60,7 @@ def test_tolerated_variations_parse_to_the_same_values(case, data):
         ("empty line between cycles", b"1\t2\t3\n\n4\t5\t6\n", 2, None, "a cycle is missing"),
         ("quoted value", b'1\t"2"\t3\n4\t5\t6\n', 1, 2, "is not a number"),
         ("unreadable byte", b"1\t2\t3\n4\t5\xa06\t6\n", 2, 2, "unreadable byte 0xA0"),
+        ("carriage return inside a line", b"1\t2\t3\n-99.0\r\t5\t6\n", 2, 1, "'-99.0\\r' is not a"),
         ("UTF-16 file", "1\t2\t3\n".encode("utf-16"), 1, 1, "unreadable byte"),
         ("out of float64 range", b"1\t2\t3\n4\t1e999\t6\n", 2, 2, "'1e999': value out of range"),
         ("spaces: text value", b"1 2 3\n4 abc 6\n", 2, 2, "'abc' is not a number"),
