@@ -8,7 +8,12 @@ import pandas as pd
 import pytest
 
 from energymobile.backfill import materialize_combined
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
+from energymobile.channels import (
+    CONDITION_COLUMNS,
+    DESCRIPTION_COLUMNS,
+    FIRST_COLUMNS,
+    MEAN_COLUMNS,
+)
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -37,7 +42,8 @@ def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materia
     first = read_csv_export(store.get_bytes(cohort_csv_key("2008-03-26")))
     assert len(first) == SHORT_CYCLES
     assert list(first.columns[:4]) == ["cohort", "cycle", "date_time", "cumulative_minutes"]
-    assert set(CHANNEL_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS) <= set(first.columns)
+    expected = FIRST_COLUMNS + MEAN_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS
+    assert set(expected) <= set(first.columns)
     assert first["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")
     assert first["date_time"].iloc[-1] == pd.Timestamp("2008-03-26 23:00")
     assert first["cumulative_minutes"].tolist() == [60 * i for i in range(SHORT_CYCLES)]
@@ -97,16 +103,22 @@ def test_bad_value_fails_with_file_line_and_column(settings, generate, materiali
     assert "logs/2008-03-26/CE.txt:5:7: '12,5' uses a decimal comma" in outcome.failure
 
 
-def test_first_sample_statistic_loads_each_cycles_first_value(settings, generate, materialize):
+def test_every_cohort_holds_each_cycles_first_sample_and_mean(settings, generate, materialize):
+    """No setting chooses a statistic: the warehouse and the files hold both, by name."""
     folder = generate("2008-03-26")
-    assert materialize("2008-03-26", statistic="first")[0].success
+    assert materialize("2008-03-26")[0].success
     rows = read_csv_export(
         open_object_store(settings.object_store).get_bytes(cohort_csv_key("2008-03-26"))
     )
-    first_ts1 = [
-        float(line.split(b"\t")[0]) for line in (folder / "TS1.txt").read_bytes().splitlines()
+    samples = [
+        [float(v) for v in line.split(b"\t")]
+        for line in (folder / "TS1.txt").read_bytes().splitlines()
     ]
-    assert rows["ts1"].tolist() == first_ts1
+    assert rows["ts1_first"].tolist() == [cycle[0] for cycle in samples]
+    assert rows["ts1_mean"].tolist() == pytest.approx([sum(c) / len(c) for c in samples], rel=1e-12)
+    path = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT statistic FROM cohorts").fetchall() == [("both",)]
 
 
 def _snapshot(settings):
