@@ -212,10 +212,10 @@ sensor_hourly = Table(
     Column("cycle", Integer, nullable=False),
     Column("date_time", UtcDateTime, nullable=False),
     Column("cumulative_minutes", Integer, nullable=False),
+    Column("profile_id", BigInteger, nullable=False),
     # Nullable only for the cohorts loaded before revision 005 (cohorts.statistic); every load
     # since writes both, and the loader refuses a missing value.
     *(Column(name, Double, nullable=True) for name in (*FIRST_COLUMNS, *MEAN_COLUMNS)),
-    Column("profile_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("cohort", "cycle"),
     ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_sensor_hourly_cohort"),
     ForeignKeyConstraint(

@@ -238,6 +238,18 @@ class Warehouse:
             )
             return {key: int(n) for key, n in rows}
 
+    def cohorts_to_rederive(self) -> dict[str, str]:
+        """Cohort key -> the one statistic it holds, for every cohort loaded before revision
+        005 and not loaded since: re-derive each from its archive (docs/mysql.md)."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(cohorts.c.cohort, cohorts.c.statistic)
+                .where(cohorts.c.statistic != STATISTICS_BOTH)
+                .order_by(cohorts.c.cohort)
+            )
+            return {key: str(statistic) for key, statistic in rows}
+
     def stored_hours(self, key: str) -> StoredHours:
         """What the warehouse holds of a cohort's hourly series, for the check that reads
         back a load: the row count its load recorded and its fact rows' cycles and hours."""
@@ -339,7 +351,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     if not facts["cycle"].is_sorted():
         facts = facts.sort("cycle")
-    return facts.select(*KEY_COLUMNS, *SENSOR_COLUMNS, profile_id_expr())
+    return facts.select(*KEY_COLUMNS, profile_id_expr(), *SENSOR_COLUMNS)
 
 
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:
