@@ -297,3 +297,68 @@ def dictionary_markdown() -> str:
             lines.append(f"| {position} | " + " | ".join(_cell(f, row[f]) for f in shown) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+ATHENA_TYPES: dict[str, str] = {
+    INTEGER: "bigint",
+    FLOAT: "double",
+    STRING: "string",
+    TIMESTAMP: "timestamp",
+}
+"""Each logical type as Athena (Hive DDL) names the Parquet files' type for it."""
+ATHENA_TABLE = "oil_well_hourly"
+FIRST_COHORT = "2008-03-26"
+
+
+def athena_ddl(location: str) -> str:
+    """Athena's CREATE EXTERNAL TABLE over the Parquet prefix at `location` (s3://…/), with
+    partition projection on the cohort folders (quarterly dates from the first cohort), so
+    a newly exported cohort is queryable without MSCK REPAIR or a crawler."""
+    columns = ",\n".join(f"  {c.name} {ATHENA_TYPES[c.type]}" for c in PARQUET_COLUMNS)
+    partitions = ", ".join(f"{c.name} {ATHENA_TYPES[c.type]}" for c in PARQUET_PARTITIONS)
+    location = location.rstrip("/") + "/"
+    return f"""CREATE EXTERNAL TABLE {ATHENA_TABLE} (
+{columns}
+)
+PARTITIONED BY ({partitions})
+STORED AS PARQUET
+LOCATION '{location}'
+TBLPROPERTIES (
+  'projection.enabled' = 'true',
+  'projection.cohort.type' = 'date',
+  'projection.cohort.format' = 'yyyy-MM-dd',
+  'projection.cohort.range' = '{FIRST_COHORT},NOW',
+  'projection.cohort.interval' = '3',
+  'projection.cohort.interval.unit' = 'MONTHS',
+  'storage.location.template' = '{location}cohort=${{cohort}}/'
+);
+"""
+
+
+DOCS_LOCATION = "s3://energymobile-data/prod/oil-well-data-all-historical-parquet/"
+"""The Parquet prefix in docs/s3.md's examples (bucket energymobile-data, prefix prod)."""
+ATHENA_MARKER = "<!-- athena -->"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m energymobile.dictionary DOCS_FOLDER` (`make docs`): write data-dictionary.md
+    and the Athena statement of s3.md (the ```sql block after its `<!-- athena -->` line)."""
+    import re
+    import sys
+    from pathlib import Path
+
+    folder = Path((argv if argv is not None else sys.argv[1:])[0])
+    (folder / "data-dictionary.md").write_text(dictionary_markdown(), encoding="utf-8")
+    s3 = folder / "s3.md"
+    block = f"{ATHENA_MARKER}\n```sql\n{athena_ddl(DOCS_LOCATION)}```"
+    text = s3.read_text("utf-8")
+    updated, found = re.subn(
+        rf"{re.escape(ATHENA_MARKER)}\n```sql\n.*?```", lambda _: block, text, flags=re.S
+    )
+    if not found:
+        raise SystemExit(f"{s3} has no {ATHENA_MARKER} line followed by a ```sql block")
+    s3.write_text(updated, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
