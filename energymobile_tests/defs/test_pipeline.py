@@ -16,6 +16,7 @@ from energymobile.channels import (
 )
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
+from energymobile.storage.warehouse import Warehouse
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -151,3 +152,25 @@ def test_archive_holds_the_received_bytes(settings, generate, materialize):
     for channel in CHANNELS:
         archived = archive.read(store, channel.file_name)
         assert archived == (folder / channel.file_name).read_bytes(), channel.code
+
+
+def test_a_frame_missing_a_column_fails_the_run_with_its_name(
+    settings, generate, materialize, monkeypatch
+):
+    """profile_merged's declared schema (dagster-pandas) stops a frame that lost a column
+    before it reaches the warehouse, and the failure names the column."""
+    from energymobile.defs import assets
+
+    merge = assets.merge_profile
+    monkeypatch.setattr(
+        assets, "merge_profile", lambda *a: merge(*a).drop(columns="valve_condition")
+    )
+    generate("2008-03-26")
+    outcome = materialize("2008-03-26")[0]
+    assert not outcome.success
+    assert "profile_merged" in outcome.failure and "valve_condition" in outcome.failure
+    warehouse = Warehouse(settings.database_url)
+    try:
+        assert warehouse.loaded_cohorts() == {}  # nothing reached the warehouse
+    finally:
+        warehouse.dispose()
