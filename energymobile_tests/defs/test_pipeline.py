@@ -9,6 +9,7 @@ import pytest
 
 from energymobile.backfill import materialize_combined
 from energymobile.channels import (
+    CHANNELS,
     CONDITION_COLUMNS,
     DESCRIPTION_COLUMNS,
     FIRST_COLUMNS,
@@ -172,5 +173,47 @@ def test_a_frame_missing_a_column_fails_the_run_with_its_name(
     warehouse = Warehouse(settings.database_url)
     try:
         assert warehouse.loaded_cohorts() == {}  # nothing reached the warehouse
+    finally:
+        warehouse.dispose()
+
+
+def test_a_cohort_loaded_before_005_is_re_derived_from_its_archive(
+    settings, generate, materialize, tmp_path, monkeypatch
+):
+    """What revision 005 leaves of a cohort loaded with the mean (its first samples empty,
+    cohorts.statistic 'mean') is refused by the export; restored from the archive into a
+    landing folder (the technicians' drop long gone) and loaded again, it holds both."""
+    import dataclasses
+    import shutil
+
+    from energymobile.storage.archive import main as archive_main
+    from energymobile.storage.exports import IncompleteCohort, write_cohort_export
+
+    key = "2008-03-26"
+    folder = generate(key)
+    assert materialize(key)[0].success
+    warehouse = Warehouse(settings.database_url)
+    try:
+        loaded = warehouse.read_cohorts([key])
+        with warehouse.engine.begin() as conn:  # as 005 leaves a cohort loaded with the mean
+            nulls = ", ".join(f"{c} = NULL" for c in FIRST_COLUMNS)
+            conn.exec_driver_sql(f"UPDATE sensor_hourly SET {nulls}")
+            conn.exec_driver_sql("UPDATE cohorts SET statistic = 'mean'")
+        assert warehouse.cohorts_to_rederive() == {key: "mean"}
+        store = open_object_store(settings.object_store)
+        with pytest.raises(IncompleteCohort, match="Re-derive it from its archive"):
+            write_cohort_export(store, key, warehouse.read_cohorts([key]))
+        shutil.rmtree(folder)
+
+        restored = tmp_path / "restored"
+        monkeypatch.setenv("ENERGYMOBILE_OBJECT_STORE", settings.object_store)
+        archive_main(["restore", key, str(restored)])
+        assert sorted(p.name for p in (restored / "logs" / key).iterdir()) == sorted(
+            c.file_name for c in CHANNELS
+        )
+        outcome = materialize(key, on=dataclasses.replace(settings, landing=str(restored)))[0]
+        assert outcome.success, outcome.failure
+        assert warehouse.cohorts_to_rederive() == {}
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([key]), loaded, check_exact=True)
     finally:
         warehouse.dispose()
