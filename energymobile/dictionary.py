@@ -39,12 +39,6 @@ NETCDF_FILES = "netcdf/cohort=<key>.nc"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 """The CSVs' `Date`, as the template writes it: naive UTC, whole seconds."""
 
-EXPORT_KEYS: tuple[str, ...] = ("cohort", "cycle")
-"""The keys of a row in the CSVs, right after the template's columns."""
-PARTITION_COLUMNS: tuple[str, ...] = ("cohort",)
-"""The Parquet dataset's Hive partition folders (`cohort=<key>/`), outermost first. A partition
-column is not also a data column (Athena's rule): it is in the path, not in the files."""
-
 
 @dataclass(frozen=True)
 class ExportColumn:
@@ -146,10 +140,15 @@ def _condition_words(condition: Condition) -> ExportColumn:
     )
 
 
+EXPORT_KEY_COLUMNS: tuple[ExportColumn, ...] = (COHORT, CYCLE)
+"""A row's keys, in the CSVs right after the template's columns (a later key, e.g. a rig, is
+one more entry here: the template's columns never move)."""
+EXPORT_KEYS: tuple[str, ...] = tuple(c.name for c in EXPORT_KEY_COLUMNS)
+
+
 def _keys_and_conditions() -> tuple[ExportColumn, ...]:
     return (
-        COHORT,
-        CYCLE,
+        *EXPORT_KEY_COLUMNS,
         *(_condition(c) for c in CONDITIONS),
         *(_condition_words(c) for c in CONDITIONS),
     )
@@ -180,7 +179,10 @@ PARQUET_COLUMNS: tuple[ExportColumn, ...] = (
 """The Parquet files' data columns: the flat view's, named as there, less the partition columns
 (in the path: `cohort=<key>/`)."""
 PARQUET_PARTITIONS: tuple[ExportColumn, ...] = (COHORT,)
-assert tuple(c.name for c in PARQUET_PARTITIONS) == PARTITION_COLUMNS
+"""The Parquet dataset's Hive partition folders (`cohort=<key>/`), outermost first (a site
+level would be one more entry, before it). A partition column is not also a data column
+(Athena's rule): it is in the path, not in the files."""
+PARTITION_COLUMNS: tuple[str, ...] = tuple(c.name for c in PARQUET_PARTITIONS)
 
 NETCDF_VARIABLES: tuple[ExportColumn, ...] = (
     ExportColumn("cycle", INTEGER, "dimension: " + CYCLE.description, "cycle"),
