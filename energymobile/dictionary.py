@@ -97,7 +97,7 @@ def _date_time(name: str) -> ExportColumn:
         TIMESTAMP,
         f"the cycle's hour: the cohort's start plus one hour per cycle, UTC{written}{template}",
         "date_time",
-        "Time of day",
+        "Date and time",
         "UTC",
     )
 
@@ -278,9 +278,8 @@ def dictionary_markdown() -> str:
         "<!-- Generated from energymobile/dictionary.py by `make docs`; do not edit. -->",
         "",
         "Every column of every file the scientists get. The same table is written beside the",
-        "exports as `oil-well-data-all-historical-dictionary.csv` (columns: "
-        + ", ".join(DICTIONARY_FIELDS)
-        + ").",
+        "exports as `oil-well-data-all-historical-dictionary.csv`, with the columns",
+        ", ".join(f"`{f}`" for f in DICTIONARY_FIELDS) + ";",
         "`warehouse_column` names the column of the warehouse's view `oil_well_hourly` it holds.",
         "Column names are exactly as in the file: the template's `Temperature  2` has two",
         "spaces, its ` Vibration mm/s` a leading space, and its first column has no name.",
