@@ -4,7 +4,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --frozen
 PYTHON_DIRS := energymobile energymobile_tests benchmarks
 
-.PHONY: demo test unit lint bench mysql-dev pg-dev setup dev sql
+.PHONY: demo test unit lint bench mysql-dev pg-dev setup dev sql docs
 
 demo:  ## generate sample cohorts and load them through Dagster on the embedded default
 	scripts/bootstrap.sh
@@ -30,6 +30,9 @@ lint:
 
 sql:  ## regenerate sql/ (the DBA's DDL) from the Alembic revisions; a test checks it is current
 	$(UV) python -m energymobile.storage.migrate sql sql
+
+docs:  ## regenerate docs/data-dictionary.md and the Athena table of docs/s3.md from energymobile/dictionary.py; a test checks they are current
+	$(UV) python -m energymobile.dictionary docs
 
 bench:  ## benchmarks with printed figures (not part of the tests); e.g. ARGS="--only ingest --quick"
 	scripts/bootstrap.sh test

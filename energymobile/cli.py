@@ -46,7 +46,6 @@ def _parser() -> argparse.ArgumentParser:
         help="materialize the chain for cohorts through Dagster, then the combined CSV once",
     )
     _add_range_arguments(back)
-    back.add_argument("--statistic", choices=("mean", "first"), default="mean")
     back.add_argument(
         "--netcdf",
         action="store_true",
@@ -141,9 +140,7 @@ def _backfill(args: argparse.Namespace) -> int:
         print(f"[{index}/{len(keys)}] {outcome.key} {status} ({outcome.seconds:.1f} s)", flush=True)
 
     with dg.DagsterInstance.get() as instance:
-        outcomes = materialize_cohorts(
-            keys, settings=settings, instance=instance, statistic=args.statistic, on_done=report
-        )
+        outcomes = materialize_cohorts(keys, settings=settings, instance=instance, on_done=report)
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
         if loaded:  # the combined CSV, once for all of them
@@ -172,9 +169,7 @@ def _demo(args: argparse.Namespace) -> int:
     args.seed = 0
     print(f"energymobile demo: {args.cohorts} cohorts on the embedded default", flush=True)
     _generate(args)
-    return _backfill(
-        argparse.Namespace(first=None, to=None, cohorts=args.cohorts, statistic="mean")
-    )
+    return _backfill(argparse.Namespace(first=None, to=None, cohorts=args.cohorts))
 
 
 def _print_where(settings: Settings) -> None:

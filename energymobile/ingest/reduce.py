@@ -6,16 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from energymobile.channels import PROFILE_FILE_NAME, Channel
 from energymobile.ingest.errors import InputError, excerpt
 from energymobile.ingest.parse import Table, parse_table, sum_columns, token_at
-
-Statistic = Literal["mean", "first"]
-STATISTICS: tuple[Statistic, ...] = ("mean", "first")
 
 
 @dataclass(frozen=True)
@@ -31,14 +28,12 @@ class FileReceipt:
 
 @dataclass(frozen=True)
 class ChannelCycles:
-    """One channel's per-cycle reductions: a value per cycle for each statistic."""
+    """One channel's per-cycle reductions: each cycle's mean and its first sample (both are
+    kept and exported; the template holds the first)."""
 
     code: str
     mean: np.ndarray
     first: np.ndarray
-
-    def values(self, statistic: Statistic) -> np.ndarray:
-        return self.mean if statistic == "mean" else self.first
 
 
 def reduce_cycles(code: str, table: Table) -> ChannelCycles:

@@ -26,10 +26,12 @@ import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import zstandard
 
+from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.storage.object_store import ObjectStore, StoredObject
@@ -182,3 +184,50 @@ def read_archive(store: ObjectStore, key: str) -> Archive:
     }
     stored_bytes = {name: int(n) for name, n in manifest.get("stored_bytes", {}).items()}
     return Archive(key, manifest.get("delivery", "legacy"), receipts, dict(objects), stored_bytes)
+
+
+def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:
+    """Write the cohort's current archived delivery back into a landing folder as delivered
+    (`<landing>/logs/<key>/…`, `<landing>/profile/profile.txt`), each file checked against the
+    SHA-256 recorded when it was received; returns the files written.
+
+    How a cohort is re-derived without its original drop: restore it, then load it from there
+    (`ENERGYMOBILE_LANDING=<landing> energymobile backfill --from <key> --to <key>`), e.g. a
+    cohort loaded before warehouse revision 005, which holds one statistic only."""
+    archive = read_archive(store, key)
+    written = []
+    for name, receipt in delivered_files(archive.receipts).items():
+        data = archive.read(store, name)
+        if hashlib.sha256(data).hexdigest() != receipt.sha256:
+            raise ValueError(
+                f"{archive.objects[name]} does not decompress to the {name} received for cohort "
+                f"{key} (SHA-256 differs): not restored"
+            )
+        folder = landing / "profile" if name == PROFILE_FILE_NAME else landing / "logs" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        written.append(folder / name)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m energymobile.storage.archive restore COHORT LANDING`: restore_delivery from
+    the object store of the environment (ENERGYMOBILE_OBJECT_STORE)."""
+    import argparse
+
+    from energymobile.settings import Settings
+    from energymobile.storage.object_store import open_object_store
+
+    parser = argparse.ArgumentParser(prog="python -m energymobile.storage.archive")
+    commands = parser.add_subparsers(dest="command", required=True)
+    restore = commands.add_parser("restore", help="write a cohort's archived delivery to a folder")
+    restore.add_argument("cohort")
+    restore.add_argument("landing", type=Path)
+    args = parser.parse_args(argv)
+    store = open_object_store(Settings.from_env().object_store)
+    for path in restore_delivery(store, args.cohort, args.landing):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

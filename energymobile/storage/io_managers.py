@@ -112,7 +112,8 @@ def object_metadata(prefix: str, stored: StoredObject) -> dict[str, object]:
 
 
 class HistoricalCsvIOManager(dg.ConfigurableIOManager):
-    """Writes each cohort's `oil-well-data-all-historical/cohort=<key>/data.csv` (+ Parquet);
+    """Writes each cohort's `oil-well-data-all-historical/cohort=<key>/data.csv`, its Parquet
+    twin under `oil-well-data-all-historical-parquet/` and the data dictionary;
     loads a cohort's CSV back as input. The combined file over all cohorts is its own asset
     (combined_csv), rebuilt once after any number of these."""
 
@@ -123,8 +124,8 @@ class HistoricalCsvIOManager(dg.ConfigurableIOManager):
         metadata: dict[str, object] = {}
         for key in context.asset_partition_keys:
             rows = obj[obj["cohort"] == key]
-            for stored in write_cohort_export(store, key, rows):
-                metadata |= object_metadata(stored.key.rsplit(".", 1)[-1], stored)
+            for kind, stored in write_cohort_export(store, key, rows).items():
+                metadata |= object_metadata(kind, stored)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -21,7 +21,12 @@ import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, create_engine, select
 from sqlalchemy.exc import DBAPIError
 
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
+from energymobile.channels import (
+    CONDITION_COLUMNS,
+    DESCRIPTION_COLUMNS,
+    FIRST_COLUMNS,
+    MEAN_COLUMNS,
+)
 from energymobile.cohorts import cohort_window
 from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
@@ -42,6 +47,7 @@ from energymobile.storage.dialects import (
 from energymobile.storage.migrate import upgrade
 from energymobile.storage.schema import (
     PROFILE_RADIXES,
+    STATISTICS_BOTH,
     cohort_files,
     cohorts,
     condition_profiles,
@@ -55,7 +61,9 @@ COHORTS_TABLE = cohorts.name
 FILES_TABLE = cohort_files.name
 FLAT_VIEW = oil_well_hourly.name
 PROFILE_ID = "profile_id"
-LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *CHANNEL_COLUMNS, *CONDITION_COLUMNS)
+SENSOR_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, *MEAN_COLUMNS)
+"""Every sensor value of a row: each channel's first sample, then each channel's mean."""
+LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *SENSOR_COLUMNS, *CONDITION_COLUMNS)
 """What a cohort's load must hold: its rows with the five condition codes."""
 FACT_COLUMNS: tuple[str, ...] = tuple(sensor_hourly.c.keys())
 """The columns of sensor_hourly: the five codes are one key of condition_profiles."""
@@ -66,11 +74,12 @@ FLAT_DTYPES: dict[str, str] = {
     "cohort": "string",
     "cycle": "int64",
     "cumulative_minutes": "int64",
-    **{c: "float64" for c in CHANNEL_COLUMNS},
+    **{c: "float64" for c in SENSOR_COLUMNS},
     **{c: "int64" for c in CONDITION_COLUMNS},
     **{c: "string" for c in DESCRIPTION_COLUMNS},
 }
-"""Explicit types for reading back: ints stay ints, date_time is naive UTC datetime64."""
+"""Explicit types for reading back: ints stay ints, date_time is naive UTC datetime64; a
+statistic a cohort loaded before revision 005 lacks reads as NaN."""
 
 INSERT_BATCH_ROWS = 5000
 
@@ -87,11 +96,11 @@ class WarehouseError(RuntimeError):
 
 @dataclass(frozen=True)
 class CohortLoad:
-    """Everything one cohort's load writes: its flat rows and where they came from."""
+    """Everything one cohort's load writes: its flat rows (both statistics of every sensor)
+    and where they came from."""
 
     key: str
     frame: pd.DataFrame
-    statistic: str
     receipts: Sequence[FileReceipt]
 
     @property
@@ -180,7 +189,7 @@ class Warehouse:
                     "window_start": start,
                     "window_end": end,
                     "row_count": facts.height,
-                    "statistic": load.statistic,
+                    "statistic": STATISTICS_BOTH,
                     "source_sha256": load.source_sha256,
                     "loaded_at": datetime.now(UTC).replace(tzinfo=None),
                 },
@@ -229,6 +238,18 @@ class Warehouse:
             )
             return {key: int(n) for key, n in rows}
 
+    def cohorts_to_rederive(self) -> dict[str, str]:
+        """Cohort key -> the one statistic it holds, for every cohort loaded before revision
+        005 and not loaded since: re-derive each from its archive (docs/mysql.md)."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(cohorts.c.cohort, cohorts.c.statistic)
+                .where(cohorts.c.statistic != STATISTICS_BOTH)
+                .order_by(cohorts.c.cohort)
+            )
+            return {key: str(statistic) for key, statistic in rows}
+
     def stored_hours(self, key: str) -> StoredHours:
         """What the warehouse holds of a cohort's hourly series, for the check that reads
         back a load: the row count its load recorded and its fact rows' cycles and hours."""
@@ -261,7 +282,7 @@ LOAD_SCHEMA: dict[str, pl.DataType] = {
     "cycle": pl.Int64(),
     "date_time": pl.Datetime("us"),
     "cumulative_minutes": pl.Int64(),
-    **{c: pl.Float64() for c in CHANNEL_COLUMNS},
+    **{c: pl.Float64() for c in SENSOR_COLUMNS},
     **{c: pl.Int64() for c in CONDITION_COLUMNS},
 }
 """What is written: naive UTC timestamps, plain ints and doubles, no nulls."""
@@ -313,7 +334,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     facts = facts.cast(LOAD_SCHEMA)  # type: ignore[arg-type]
     finite, *in_range = facts.select(
-        pl.all_horizontal(pl.col(list(CHANNEL_COLUMNS)).is_finite()).all(),
+        pl.all_horizontal(pl.col(list(SENSOR_COLUMNS)).is_finite()).all(),
         *(pl.col(c).is_between(0, radix - 1).all() for c, radix in PROFILE_RADIXES.items()),
     ).row(0)
     if not finite:
@@ -330,7 +351,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     if not facts["cycle"].is_sorted():
         facts = facts.sort("cycle")
-    return facts.select(*KEY_COLUMNS, *CHANNEL_COLUMNS, profile_id_expr())
+    return facts.select(*KEY_COLUMNS, profile_id_expr(), *SENSOR_COLUMNS)
 
 
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:

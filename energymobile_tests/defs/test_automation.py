@@ -42,13 +42,11 @@ class Automation:
         self.cursor = result.cursor
         return result
 
-    def run(self, key: str, *assets: str, statistic: str = "mean") -> dg.ExecuteInProcessResult:
-        config = {"ops": {"hourly_readings": {"config": {"statistic": statistic}}}}
+    def run(self, key: str, *assets: str) -> dg.ExecuteInProcessResult:
         return self.job.execute_in_process(
             partition_key=key,
             asset_selection=[dg.AssetKey(a) for a in assets],
             instance=self.instance,
-            run_config=config if "hourly_readings" in assets else {},
             raise_on_error=False,
         )
 
@@ -154,12 +152,14 @@ def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
 def test_a_changed_cohort_updates_everything_downstream(
     settings, generate, automation, materialize
 ):
-    folder = generate(OLD)
+    generate(OLD, seed=1)
     assert materialize(OLD)[0].success
     assert automation.follow() == [(COMBINED.to_user_string(), None)]
 
-    # Someone re-materializes hourly_readings with the first-sample statistic from the UI.
-    assert automation.run(OLD, "hourly_readings", statistic="first").success
+    # A corrected delivery lands, and someone re-materializes raw_logs and hourly_readings
+    # from the UI.
+    folder = generate(OLD, seed=2)
+    assert automation.run(OLD, *RAW, "hourly_readings").success
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM[1:]),
@@ -169,7 +169,7 @@ def test_a_changed_cohort_updates_everything_downstream(
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     rows = (folder / "TS1.txt").read_bytes().splitlines()
     first_ts1 = [float(row.split(b"\t")[0]) for row in rows]
-    assert combined["ts1"].tolist() == pytest.approx(first_ts1)
+    assert combined["ts1_first"].tolist() == first_ts1
 
 
 def test_a_failed_blocking_check_stops_automation(settings, generate, automation):

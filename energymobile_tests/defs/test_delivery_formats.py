@@ -124,7 +124,8 @@ def test_a_fuller_delivery_replaces_the_partial_one_whole(
         lambda name: (folder / name).read_bytes(),
         lambda: real_bytes("profile.txt"),
     )
-    np.testing.assert_array_equal(exported["ps1"].to_numpy(), delivery.cycles["PS1"].mean)
+    np.testing.assert_array_equal(exported["ps1_mean"].to_numpy(), delivery.cycles["PS1"].mean)
+    np.testing.assert_array_equal(exported["ps1_first"].to_numpy(), delivery.cycles["PS1"].first)
     assert materialize_combined(settings=settings, instance=instance).success
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     assert len(combined) == more
