@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
+from dagster_aws.s3 import S3Resource
 
 import energymobile.defs
 from energymobile.defs.freshness import build_export_freshness_checks, build_freshness_sensor
@@ -35,7 +35,7 @@ from energymobile.defs.jobs import (
 )
 from energymobile.defs.landing_sensor import build_landing_sensor
 from energymobile.settings import DATABASE_URL_VAR, Settings
-from energymobile.storage.intermediates import LocalIntermediatesIOManager
+from energymobile.storage.intermediates import IntermediatesIOManager
 from energymobile.storage.io_managers import (
     ArchiveIOManager,
     HistoricalCsvIOManager,
@@ -82,18 +82,19 @@ def discovered_definitions() -> dg.Definitions:
         return tree.build_defs()
 
 
-def intermediates_io_manager(settings: Settings, s3: S3Resource) -> dg.ConfigurableIOManager:
+def intermediates_store(settings: Settings, s3: S3Resource) -> ObjectStoreResource:
     """Where raw_logs, hourly_readings and profile_merged keep the values the next step reads.
 
     With an S3 object store: in S3, under `<prefix>/intermediate/`, so a run on any host (a
     process, container or pod per run, as Dagster runs in production) reads what an earlier run
     wrote: re-materializing profile_merged alone finds hourly_readings there. Otherwise (the
-    embedded default, one host): on the local disk, written atomically."""
-    store = urlsplit(settings.object_store)
-    if store.scheme == "s3":
-        prefix = "/".join(p for p in (store.path.strip("/"), INTERMEDIATE_PREFIX) if p)
-        return S3PickleIOManager(s3_resource=s3, s3_bucket=store.netloc, s3_prefix=prefix)
-    return LocalIntermediatesIOManager(base_dir=str(settings.home / INTERMEDIATE_PREFIX))
+    embedded default, one host): `$ENERGYMOBILE_HOME/intermediate` on the local disk. Either way
+    each value is written whole (storage/intermediates.py)."""
+    if urlsplit(settings.object_store).scheme == "s3":
+        url = f"{settings.object_store.rstrip('/')}/{INTERMEDIATE_PREFIX}"
+    else:
+        url = str(settings.home / INTERMEDIATE_PREFIX)  # a plain path: no URL quoting
+    return ObjectStoreResource(url=url, s3=s3)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
@@ -114,7 +115,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "archive_io_manager": ArchiveIOManager(object_store=object_store),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         "historical_csv_io_manager": HistoricalCsvIOManager(object_store=object_store),
-        "io_manager": intermediates_io_manager(settings, s3),
+        "io_manager": IntermediatesIOManager(store=intermediates_store(settings, s3)),
     }
 
 

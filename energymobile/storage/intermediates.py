@@ -1,59 +1,76 @@
-"""Where the values passed between steps live on the embedded default: pickles on the local
-disk, each written atomically.
+"""Where the values passed between steps live: pickles in an object store, one object per asset
+and cohort (`<asset>/<cohort>`), each written whole.
 
 `raw_logs` → `hourly_readings` → `profile_merged` → `mysql_tables` hand each other small values
-(a delivery's receipts and reductions, frames of one row per cycle) through Dagster's default
-IO manager. With an S3 object store they go to S3 beside the exports (dagster-aws'
-`S3PickleIOManager`, chosen in energymobile/definitions.py), so a run on any host reads what an
-earlier run wrote. Here, on one host, they go under `$ENERGYMOBILE_HOME/intermediate/<asset>/
-<cohort>` (the layout of Dagster's `FilesystemIOManager`, so values it wrote still load).
+(a delivery's receipts and per-cycle reductions, frames of one row per cycle) through Dagster's
+default IO manager, this one. energymobile/definitions.py gives it its store, per deployment:
+with an S3 object store, `<prefix>/intermediate/` in the same bucket, so a run on any host (a
+process, container or pod per run) reads what an earlier run wrote; on the embedded default,
+`$ENERGYMOBILE_HOME/intermediate/` on the local disk (the layout of Dagster's
+`FilesystemIOManager` there, so values it wrote still load).
 
-Unlike `FilesystemIOManager`, which writes a pickle in place, each value is written to a
-temporary file beside its path and renamed over it: two runs of one cohort at once (two CLI
-backfills: dagster.yaml's one-run-per-cohort limit applies to queued runs only) each read a
-whole value, the old one or the new one, never half a file (issue 15: `EOFError: Ran out of
-input`).
+Why not dagster-aws' `S3PickleIOManager` and Dagster's `FilesystemIOManager`: the first fails
+with botocore's bare errors (a missing bucket is `NoSuchBucket ... ListObjects`, where our S3
+store names the bucket, the endpoint and the setting to fix, tested in test_pipeline_s3.py); the
+second writes a pickle in place, so a second run of the same cohort (two CLI backfills: the
+one-run-per-cohort limit of dagster.yaml applies to queued runs only) can read half a file,
+`EOFError: Ran out of input` (issue 15). Through the `ObjectStore` every write replaces its
+object whole (a PUT in S3; a temporary file renamed over the target on disk), and one class
+serves both deployments.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
-from upath import UPath
+
+from energymobile.storage.object_store import ObjectStore
+from energymobile.storage.resources import ObjectStoreResource
+
+PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-class AtomicPickleIOManager(dg.UPathIOManager):
-    """Pickles under `base_dir`, one file per asset and partition, replaced whole."""
-
-    def __init__(self, base_dir: str) -> None:
-        super().__init__(base_path=UPath(base_dir))
-
-    def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        target = Path(path)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
-        with Path(path).open("rb") as handle:
-            return pickle.load(handle)
+def value_key(asset_key: dg.AssetKey, partition: str | None) -> str:
+    """`<asset path>/<cohort>` (or `<asset path>` for an unpartitioned asset)."""
+    parts = [*asset_key.path, *([partition] if partition is not None else [])]
+    return "/".join(parts)
 
 
-class LocalIntermediatesIOManager(dg.ConfigurableIOManagerFactory):
-    """The embedded default's IO manager for values between steps (see the module's doc)."""
+def write_value(store: ObjectStore, key: str, obj: Any) -> str:
+    """Pickle `obj` to `key`, replacing any previous value whole; returns its URI."""
+    return store.put_bytes(key, pickle.dumps(obj, protocol=PICKLE_PROTOCOL)).uri
 
-    base_dir: str = Field(description="Folder of the pickles ($ENERGYMOBILE_HOME/intermediate)")
 
-    def create_io_manager(self, context: dg.InitResourceContext) -> AtomicPickleIOManager:
-        return AtomicPickleIOManager(self.base_dir)
+def read_value(store: ObjectStore, key: str) -> Any:
+    return pickle.loads(store.get_bytes(key))
+
+
+class IntermediatesIOManager(dg.ConfigurableIOManager):
+    """The default IO manager: values between steps, pickled into `store` (see the module)."""
+
+    store: ObjectStoreResource
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        key = value_key(context.asset_key, _single_partition(context))
+        uri = write_value(self.store.open(), key, obj)
+        context.add_output_metadata({"path": dg.MetadataValue.path(uri)})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        store = self.store.open()
+        if not context.has_asset_partitions:
+            return read_value(store, value_key(context.asset_key, None))
+        keys = context.asset_partition_keys
+        values = {k: read_value(store, value_key(context.asset_key, k)) for k in keys}
+        return values[keys[0]] if len(keys) == 1 else values
+
+
+def _single_partition(context: dg.OutputContext) -> str | None:
+    """The cohort an output is for; a value spanning cohorts would have no single place."""
+    if not context.has_asset_partitions:
+        return None
+    keys = context.asset_partition_keys
+    if len(keys) != 1:
+        raise ValueError(f"one cohort at a time, not {len(keys)} ({keys[0]} … {keys[-1]})")
+    return keys[0]

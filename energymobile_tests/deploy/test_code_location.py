@@ -10,8 +10,19 @@ import re
 
 import pytest
 import yaml
+from dagster_aws.s3 import S3Resource
 
+from energymobile.definitions import (
+    COHORT_JOB,
+    COMBINED_JOB,
+    NETCDF_JOB,
+    build_resources,
+    discovered_definitions,
+    intermediates_store,
+)
 from energymobile.instance import PRODUCTION, instance_yaml
+from energymobile.settings import HOME_VAR as HOME
+from energymobile.settings import Settings
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.production import declared_code_location
 
@@ -101,3 +112,23 @@ def test_the_deployment_guide_shows_the_declared_code_server_command():
     doc = DEPLOY_DOC.read_text()
     assert f"-m {location.module} --location-name {location.name}" in doc
     assert "deploy/install.sh" in doc and "deploy/helm/values.yaml" in doc
+
+
+def test_the_defs_folder_yields_each_definition_once():
+    """A defs module importing another's asset would make the loader collect it twice (and
+    Definitions built from `defs.assets` refuse the duplicate key)."""
+    discovered = discovered_definitions()
+    keys = [spec.key for assets_def in discovered.assets for spec in assets_def.specs]
+    assert len(keys) == len(set(keys))
+    assert {job.name for job in discovered.jobs} == {COHORT_JOB, COMBINED_JOB, NETCDF_JOB}
+
+
+def test_values_between_steps_follow_the_object_store(tmp_path):
+    """Chosen once, from the settings: S3 beside the exports, else the local home."""
+    s3 = S3Resource()
+    on_s3 = Settings.from_env({"ENERGYMOBILE_OBJECT_STORE": "s3://bucket/rig-7/", HOME: "h"})
+    assert intermediates_store(on_s3, s3).url == "s3://bucket/rig-7/intermediate"
+    embedded = Settings.from_env({HOME: str(tmp_path / "hh#A")})
+    assert intermediates_store(embedded, s3).url == str(tmp_path / "hh#A" / "intermediate")
+    resources = build_resources(on_s3)
+    assert resources["io_manager"].store.url == "s3://bucket/rig-7/intermediate"
