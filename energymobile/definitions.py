@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+import energymobile
 import energymobile.defs
 from energymobile.defs.freshness import build_export_freshness_checks, build_freshness_sensor
 from energymobile.defs.jobs import (
@@ -58,6 +59,7 @@ __all__ = [
     "combined_export",
     "defs",
     "discovered_definitions",
+    "intermediates_store",
     "netcdf_export",
 ]
 
@@ -72,12 +74,12 @@ def discovered_definitions() -> dg.Definitions:
     The loader is given the package's own folder: `dg.load_from_defs_folder` finds the folder
     through pyproject.toml, which an installed wheel does not have (it fails there with "Could
     not find config file"), and the wheel is the product."""
-    package_root = Path(energymobile.defs.__file__).parent
+    package_parent = Path(energymobile.__file__).parent.parent  # the checkout or site-packages
     with warnings.catch_warnings():
         # The loader calls load_definitions_from_module, marked preview (Dagster 1.13).
         warnings.simplefilter("ignore", dg.PreviewWarning)
         tree = dg.ComponentTree.from_module(
-            defs_module=energymobile.defs, project_root=package_root.parent
+            defs_module=energymobile.defs, project_root=package_parent
         )
         return tree.build_defs()
 
