@@ -10,19 +10,21 @@ demo:  ## generate sample cohorts and load them through Dagster on the embedded 
 	scripts/bootstrap.sh
 	$(UV) energymobile demo
 
-test:  ## lint and run every test (starts MariaDB, PostgreSQL, moto and dagster dev itself)
+test:  ## lint, check the code location with dg, run every test (starts its own servers)
 	scripts/bootstrap.sh test
 	$(UV) ruff check $(PYTHON_DIRS)
+	$(UV) dg check defs
+	$(UV) dg list defs
 	$(UV) pytest -q
 
 unit:  ## the unit tests alone: no server, no Dagster run (seconds)
 	scripts/bootstrap.sh
 	$(UV) pytest -q -m unit
 
-dev:  ## the Dagster UI (webserver + daemon: sensors, automation) on the embedded default
+dev:  ## the Dagster UI (dg dev: webserver + daemon, sensors, automation) on the embedded default
 	scripts/bootstrap.sh
-	mkdir -p .energymobile/dagster && cp -n dagster.yaml .energymobile/dagster/
-	DAGSTER_HOME=$(CURDIR)/.energymobile/dagster $(UV) dagster dev
+	$(UV) python -m energymobile.instance --into .energymobile/dagster
+	DAGSTER_HOME=$(CURDIR)/.energymobile/dagster $(UV) dg dev
 
 lint:
 	$(UV) ruff check $(PYTHON_DIRS)

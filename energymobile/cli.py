@@ -14,7 +14,6 @@ from energymobile.settings import Settings, redact_url
 DEMO_COHORTS = 4
 DELIVERY_FORMATS = ("tsv", "csv", "jsonl")
 """energymobile.ingest.formats' names (kept here so `--help` does not import polars; tested)."""
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,19 +107,15 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Use DAGSTER_HOME if set; otherwise our default beside the data, configured with the
-    project's dagster.yaml (run limits per cohort), so `make dev` shares it with the CLI."""
+    """Use DAGSTER_HOME if set; otherwise our default beside the data. A home without a
+    dagster.yaml gets the package's own (energymobile/instance: run limits per cohort), so
+    `make dev` shares it with the CLI."""
+    from energymobile.instance import ensure_instance_yaml
+
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(
-            PROJECT_DAGSTER_YAML.read_text()
-            if PROJECT_DAGSTER_YAML.exists()
-            else "telemetry:\n  enabled: false\n"
-        )
+    ensure_instance_yaml(home)
     return home
 
 

@@ -23,11 +23,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.sample.generate import generate_cohort
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.dagster_dev import DagsterDev
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -142,15 +142,16 @@ def test_dagster_yaml_and_its_production_variant_are_valid(tmp_path: Path):
     from dagster._core.instance.config import dagster_instance_config
 
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    ensure_instance_yaml(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         queue = instance.get_concurrency_config().run_queue_config
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     per_cohort = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}}
     assert {**per_cohort, "limit": 1} in queue.tag_concurrency_limits
 
-    config, _ = dagster_instance_config(str(REPO_ROOT), "dagster.production.yaml")
+    production = tmp_path / "production"
+    ensure_instance_yaml(production, PRODUCTION)
+    config, _ = dagster_instance_config(str(production))
     assert "postgres" in config["storage"]
     assert {**per_cohort, "limit": 1} in config["concurrency"]["runs"]["tag_concurrency_limits"]
 

@@ -78,3 +78,6 @@ def build_automation_sensor(
         emit_backfills=False,
         description="Downstream assets follow upstream changes of any cohort (eager_any_cohort).",
     )
+
+
+cohort_automation = build_automation_sensor()

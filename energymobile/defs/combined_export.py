@@ -14,7 +14,7 @@ import time
 
 import dagster as dg
 
-from energymobile.defs.assets import OWNERS, s3_historical_csv
+from energymobile.defs.assets import OWNERS
 from energymobile.defs.automation import once_exports_settle
 from energymobile.storage.exports import rebuild_combined, write_dictionary
 from energymobile.storage.resources import ObjectStoreResource
@@ -28,7 +28,7 @@ file, and the later of two overlapping rebuilds must be the one that lands."""
     group_name="export",
     owners=OWNERS,
     kinds={"s3", "csv"},
-    deps=[dg.AssetDep(s3_historical_csv, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep("s3_historical_csv", partition_mapping=dg.AllPartitionMapping())],
     automation_condition=once_exports_settle(),
     pool=COMBINED_CSV_POOL,
 )

@@ -10,15 +10,17 @@ Errors name the warehouse by its redacted URL, never with the password.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from sqlalchemy import Connection, Engine, bindparam, create_engine, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, make_url, select
 from sqlalchemy.exc import DBAPIError
 
 from energymobile.channels import (
@@ -132,6 +134,16 @@ class StoredHours:
     times: list[datetime]
 
 
+def _make_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder: with the default warehouse
+    ($ENERGYMOBILE_HOME/warehouse.sqlite) and an S3 object store nothing else creates the home.
+    A folder that cannot be made is left for SQLite to report."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with contextlib.suppress(OSError):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 class Warehouse:
     def __init__(self, url: str, *, bulk: str | None = None) -> None:
         """`bulk` forces a bulk path (benchmarks and tests compare them); by default the
@@ -139,6 +151,7 @@ class Warehouse:
         if bulk is not None and bulk not in BULK_METHODS:
             raise ValueError(f"bulk must be one of {BULK_METHODS}, not {bulk!r}")
         self.url = url
+        _make_sqlite_folder(url)
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
         configure_engine(self.engine)
         self._schema_checked = False

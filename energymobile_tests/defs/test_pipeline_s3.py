@@ -35,6 +35,8 @@ from energymobile_tests.support.readback import stored_text
 from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
+INTERMEDIATE_ASSETS = ("raw_logs", "hourly_readings", "profile_merged")
+
 pytestmark = pytest.mark.integration
 
 KEYS = ("2008-03-26", "2008-06-26")
@@ -83,6 +85,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
         delivery = read_archive(S3ObjectStore(S3_BUCKET, s3_prefix), key).delivery
         expected_keys += [f"raw/cohort={key}/delivery={delivery}/{name}.zst" for name in files]
         expected_keys.append(f"raw/cohort={key}/manifest.json")
+        # The values between steps, beside the exports so any host's run can read them.
+        expected_keys += [f"intermediate/{a}/{key}" for a in INTERMEDIATE_ASSETS]
     assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/") == sorted(
         f"{s3_prefix}/{k}" for k in expected_keys
     )

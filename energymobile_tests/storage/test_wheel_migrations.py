@@ -6,7 +6,6 @@ repository, which no wheel has)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,21 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from energymobile_tests.support.wheel import InstalledWheel
+
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FIRST_USE = """
 import energymobile
 from energymobile.storage.warehouse import Warehouse
 print(energymobile.__file__)
 print(Warehouse("sqlite:///warehouse.sqlite").ensure_schema())
 """
-
-
-def uv() -> str:
-    found = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-    assert Path(found).is_file(), "uv is part of the setup (scripts/bootstrap.sh)"
-    return found
 
 
 def first_use(package_root: Path, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -46,17 +40,10 @@ def first_use(package_root: Path, folder: Path) -> subprocess.CompletedProcess[s
 
 
 def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_without_revisions(
-    tmp_path,
+    tmp_path, installed_wheel: InstalledWheel
 ):
-    subprocess.run(
-        [uv(), "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(REPO_ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = (tmp_path / "dist").glob("energymobile-*.whl")
     site = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as archive:
+    with zipfile.ZipFile(installed_wheel.wheel) as archive:
         archive.extractall(site)
     assert sorted(
         p.name for p in (site / "energymobile/storage/migrations/versions").glob("0*")

@@ -1,6 +1,6 @@
-"""The real `dagster dev` (webserver and daemon, code loaded through workspace.yaml) on a free
-loopback port, with a temporary DAGSTER_HOME holding the repository's dagster.yaml and the
-given settings exported as ENERGYMOBILE_* variables.
+"""The real `dg dev` (as `make dev` runs it: Dagster's webserver and daemon, the code location
+declared by pyproject's [tool.dg]) on a free loopback port, with a temporary DAGSTER_HOME
+holding the package's dagster.yaml and the given settings exported as ENERGYMOBILE_* variables.
 
 Started through `env --default-signal=INT` (coreutils), which execs it with SIGINT at its
 default disposition: a process started from a background job inherits SIGINT ignored, and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 
 import psutil
 
+from energymobile.instance import ensure_instance_yaml
 from energymobile.settings import Settings
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.servers import free_port
@@ -74,8 +74,7 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     """`dagster dev` on this project with `settings`, its home and log under `root`, ready to
     answer; stopped (with its children) when the block ends."""
     dagster_home = root / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    ensure_instance_yaml(dagster_home)
     Path(settings.landing).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
     env |= {
@@ -90,10 +89,9 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     port = free_port()
     log = root / "dagster_dev.log"
     command = [
-        *("env", "--default-signal=INT"),  # execs dagster: same pid, SIGINT not ignored
-        str(Path(sys.executable).with_name("dagster")),
-        *("dev", "-w", str(REPO_ROOT / "workspace.yaml")),
-        *("-h", "127.0.0.1", "-p", str(port)),
+        *("env", "--default-signal=INT"),  # execs dg: same pid, SIGINT not ignored
+        str(Path(sys.executable).with_name("dg")),
+        *("dev", "-h", "127.0.0.1", "-p", str(port)),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
