@@ -108,7 +108,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         asset_checks=[*STORED_CHECKS, freshness_checks],
         jobs=[cohort_pipeline, netcdf_export, combined_export],
         sensors=[
-            build_landing_sensor(cohort_pipeline),
+            build_landing_sensor(cohort_pipeline, settle_seconds=settings.landing_settle_seconds),
             build_automation_sensor(),
             build_freshness_sensor(freshness_checks),
         ],

@@ -32,13 +32,43 @@ def eager_any_cohort() -> dg.AutomationCondition:
         dg.AutomationCondition.eager()
         .without(dg.AutomationCondition.in_latest_time_window())
         .with_label("eager, every cohort")
-        & ~dg.AutomationCondition.any_deps_match(
-            dg.AutomationCondition.any_checks_match(
-                dg.AutomationCondition.check_failed(), blocking_only=True
-            )
-            & ~dg.AutomationCondition.will_be_requested()
-        ).with_label("any_deps_blocking_check_failed")
+        & ~_any_deps_blocking_check_failed()
     ).with_label("eager_any_cohort")
+
+
+def follows_archive() -> dg.AutomationCondition:
+    """For netcdf_arrays: true for a cohort whose archived delivery changed since its netCDF file
+    was last requested or written, once nothing upstream is missing or in progress and no
+    blocking check upstream has failed.
+
+    "Changed" is raw_archive's data version, which is the delivery id (defs/assets.py): the
+    same delivery archived again (a reload after a killed run, a re-run from the UI) asks
+    nothing, since the file would be the same bytes. Unlike `eager()`, a cohort whose netCDF is
+    merely missing is not requested: cohorts loaded by the CLI (which writes netCDF files only
+    when asked, `backfill --netcdf`) or before the file existed are not exported behind the
+    user's back when the UI starts; materialize them from the UI or the CLI when wanted.
+    """
+    return (
+        dg.AutomationCondition.any_deps_match(
+            dg.AutomationCondition.data_version_changed()
+            & ~dg.AutomationCondition.executed_with_root_target()
+        )
+        .since_last_handled()
+        .with_label("archived delivery changed")
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
+        & ~_any_deps_blocking_check_failed()
+    ).with_label("follows_archive")
+
+
+def _any_deps_blocking_check_failed() -> dg.AutomationCondition:
+    return dg.AutomationCondition.any_deps_match(
+        dg.AutomationCondition.any_checks_match(
+            dg.AutomationCondition.check_failed(), blocking_only=True
+        )
+        & ~dg.AutomationCondition.will_be_requested()
+    ).with_label("any_deps_blocking_check_failed")
 
 
 def once_exports_settle() -> dg.AutomationCondition:

@@ -58,6 +58,8 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALL = [r.id for r in revisions()]
 HEAD = ALL[-1]
+FROM_004 = ALL[ALL.index("004") :]
+"""What a database at 003 is given: 004 and every later revision."""
 DOCUMENTED = set(itertools.product(*(sorted(c.codes) for c in CONDITIONS)))
 
 
@@ -117,7 +119,7 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
 
 
 def test_a_new_database_is_migrated_to_exactly_the_schema_of_schema_py(url, warehouse, engine):
-    assert ALL == ["001", "002", "003", "004"]
+    assert ALL == ["001", "002", "003", "004", "006"]
     assert warehouse.ensure_schema() == ALL
     assert warehouse.ensure_schema() == []  # once per process
     assert_matches_schema(engine)
@@ -316,15 +318,15 @@ def copy_of_migrations(tmp_path: Path) -> Path:
 
 NOTE_REVISION = '''"""A later change: a note per cohort.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 099
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "099"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -337,13 +339,13 @@ def test_a_new_revision_is_one_file_that_moves_a_loaded_database_forward(url, wa
     load = cohort_load(KEY)
     warehouse.replace_cohort(load)
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_cohort_note.py").write_text(NOTE_REVISION)
+    (migrations / "versions" / "099_cohort_note.py").write_text(NOTE_REVISION.format(head=HEAD))
 
-    assert upgrade(url, migrations) == ["005"]
+    assert upgrade(url, migrations) == ["099"]
     assert upgrade(url, migrations) == []
     pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
     assert scalar(url, "SELECT COUNT(*) FROM cohorts WHERE note IS NULL") == 1
-    assert rows_of(url, "SELECT version_num FROM alembic_version") == [("005",)]
+    assert rows_of(url, "SELECT version_num FROM alembic_version") == [("099",)]
 
 
 def test_no_migrations_found_is_an_error_and_the_database_is_left_alone(tmp_path):
@@ -374,14 +376,14 @@ def transactional_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 FAILING_REVISION = '''"""A revision that fails at its end.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 099
+Revises: {head}
 """
 
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "099"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -390,15 +392,15 @@ def upgrade() -> None:
 
 
 def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, tmp_path):
-    """SQLite and PostgreSQL: 004 (SQLite rebuilds the fact table) then a failing 005, over a
-    loaded database at 003: the failure rolls back 004 as well, rows and all, and the real
-    revisions then apply."""
+    """SQLite and PostgreSQL: 004 and later (SQLite rebuilds the fact table) then a failing
+    revision, over a loaded database at 003: the failure rolls back 004 as well, rows and all,
+    and the real revisions then apply."""
     url = transactional_url
     create_legacy_database(url, 3)
     load = cohort_load(KEY, seed=8)
     load_legacy_cohort(url, load, 3)
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_fails.py").write_text(FAILING_REVISION)
+    (migrations / "versions" / "099_fails.py").write_text(FAILING_REVISION.format(head=HEAD))
 
     with pytest.raises(DBAPIError, match="no_such_column"):
         upgrade(url, migrations)
@@ -412,7 +414,7 @@ def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, 
         assert [c["name"] for c in found.get_columns(FACT_TABLE)] == list(LOAD_COLUMNS)
         pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
 
-        assert upgrade(url) == ["004"]
+        assert upgrade(url) == FROM_004
         pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
     finally:
         engine.dispose()
@@ -420,14 +422,14 @@ def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, 
 
 DANGLING_REVISION = '''"""A revision that leaves a row without its parent.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 099
+Revises: {head}
 """
 
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "099"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -443,7 +445,7 @@ def test_on_sqlite_a_revision_leaving_rows_without_their_parent_is_rolled_back(t
     row is checked before the upgrade commits instead."""
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_dangling.py").write_text(DANGLING_REVISION)
+    (migrations / "versions" / "099_dangling.py").write_text(DANGLING_REVISION.format(head=HEAD))
     with pytest.raises(
         ForeignKeyViolation, match=r"1 rows without their parent row \(cohort_files"
     ):
@@ -485,7 +487,7 @@ def test_004_interrupted_on_mariadb_finishes_when_run_again(mysql_url, stopped_a
             for statement in statements[: stop + 1]:
                 conn.exec_driver_sql(statement)
             conn.commit()
-        assert Warehouse(mysql_url).ensure_schema() == ["004"]
+        assert Warehouse(mysql_url).ensure_schema() == FROM_004
         assert_matches_schema(engine)
         pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
     finally:
