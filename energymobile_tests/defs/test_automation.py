@@ -11,7 +11,12 @@ import pytest
 
 from energymobile.backfill import materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
-from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort, once_exports_settle
+from energymobile.defs.automation import (
+    SENSOR_NAME,
+    eager_any_cohort,
+    follows_archive,
+    once_exports_settle,
+)
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -124,7 +129,7 @@ def test_stock_eager_ignores_an_old_cohort_but_ours_follows_it(generate, automat
 
     stock = _with_condition(automation.defs, dg.AutomationCondition.eager())
     cursor = automation.cursor
-    assert automation.evaluate(stock).total_requested == 0, "eager() now covers old cohorts?"
+    assert automation.requested(automation.evaluate(stock)) == {}, "eager() covers old cohorts?"
 
     automation.cursor = cursor
     assert automation.requested(automation.evaluate()) == {a: {OLD} for a in DOWNSTREAM}
@@ -205,12 +210,14 @@ def test_the_automation_sensor_is_on_by_default_for_every_asset(settings):
     assert conditions.pop("raw_logs") is None  # the landing sensor requests it
     assert conditions.pop("raw_archive") is None  # written with raw_logs
     assert conditions.pop(COMBINED.to_user_string()) == once_exports_settle()
+    assert conditions.pop("netcdf_arrays") == follows_archive()
     assert all(c == eager_any_cohort() for c in conditions.values()), conditions
 
 
 def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, automation):
     """netcdf_arrays is not in the load job (it would double a cohort's time there); the
-    automation sensor requests it as soon as raw_logs has a new delivery."""
+    automation sensor requests it as soon as raw_logs has archived a new delivery, and not
+    when the same delivery is archived again (a reload, a re-run from the UI)."""
     from energymobile.storage.netcdf import netcdf_key
 
     generate(OLD)
@@ -220,6 +227,27 @@ def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, au
     assert automation.run(OLD, "netcdf_arrays").success
     assert open_object_store(settings.object_store).exists(netcdf_key(OLD))
     assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+
+    assert automation.run(OLD, *RAW).success  # the same delivery again
+    assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+    generate(OLD, seed=5)  # another delivery
+    assert automation.run(OLD, *RAW).success
+    assert automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays")) == {OLD}
+
+
+def test_cohorts_loaded_before_automation_started_are_not_exported_again(
+    settings, generate, materialize, instance
+):
+    """What `make demo` then `make dev` do: the CLI loads cohorts (and rebuilds the combined
+    file) on the instance; the automation sensor then starts on it and requests nothing, not
+    even the netCDF files the CLI was not asked for."""
+    for key in (OLD, NEWER):
+        generate(key)
+    assert all(o.success for o in materialize(OLD, NEWER))
+    assert materialize_combined(settings=settings, instance=instance).success
+    automation = Automation(settings, instance)
+    for _ in range(3):
+        assert automation.evaluate().total_requested == 0
 
 
 def test_a_backfill_of_several_cohorts_rebuilds_the_combined_file_once(
