@@ -104,6 +104,10 @@ class FolderState:
     """Fingerprint of the listing last seen."""
     checked_at: float
     """When the folder was last listed."""
+    stable_since: float | None = None
+    """Since when the listing is known to be as it is: its newest modification time, but no
+    earlier than the last look that saw it otherwise (modification times can be old: `cp -p`,
+    `rsync -t`, an S3 object's LastModified, a clock that differs)."""
     loaded: str | None = None
     """Fingerprint of the drop last requested or found already loaded (None: neither)."""
     incomplete_since: float | None = None
@@ -123,6 +127,8 @@ class LandingCursor:
     folders: dict[str, FolderState] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     """Folder names already warned about as not being cohort keys."""
+    scanned_at: float | None = None
+    """When the folder names were last listed: a folder new since was written after it."""
 
     def to_json(self) -> str:
         return json.dumps(
@@ -130,6 +136,7 @@ class LandingCursor:
                 "v": CURSOR_VERSION,
                 "folders": {k: asdict(v) for k, v in sorted(self.folders.items())},
                 "ignored": sorted(self.ignored),
+                "scanned_at": self.scanned_at,
             },
             separators=(",", ":"),
         )
@@ -145,7 +152,11 @@ class LandingCursor:
             if data.get("v") != CURSOR_VERSION:
                 return cls()
             folders = {k: FolderState(**v) for k, v in data["folders"].items()}
-            return cls(folders=folders, ignored=list(data.get("ignored", [])))
+            return cls(
+                folders=folders,
+                ignored=list(data.get("ignored", [])),
+                scanned_at=data.get("scanned_at"),
+            )
         except (ValueError, TypeError, KeyError, AttributeError):
             return cls()
 
@@ -288,6 +299,7 @@ def scan_landing(
             files,
             folders.get(name),
             now,
+            last_scan=cursor.scanned_at,
             settle_seconds=settle_seconds,
             stalled_after_seconds=stalled_after_seconds,
             records=records,
@@ -313,7 +325,7 @@ def scan_landing(
         drops=drops,
         notes=notes,
         warnings=warnings,
-        cursor=LandingCursor(folders=folders, ignored=ignored),
+        cursor=LandingCursor(folders=folders, ignored=ignored, scanned_at=now),
         up_to_date=up_to_date - len(drops),
     )
 
@@ -324,6 +336,7 @@ def _assess(
     previous: FolderState | None,
     now: float,
     *,
+    last_scan: float | None,
     settle_seconds: float,
     stalled_after_seconds: float,
     records: Records,
@@ -367,12 +380,17 @@ def _assess(
             state.warned = True
         return state, None, note, warning
     newest = max(f.modified for f in data)
+    if same and previous is not None and previous.stable_since is not None:
+        state.stable_since = previous.stable_since
+    else:  # changed since the last look at it (or since the last scan, for a new folder)
+        last_look = previous.checked_at if previous is not None else last_scan
+        state.stable_since = max(newest, now if last_look is None else last_look)
     drop = CohortDrop(name, fp, len(data), sum(f.size for f in data), marker is not None, fmt.name)
     if fp == state.loaded:  # requested or found loaded before: compare with what is stored
         return state, drop, None, None
     if marker is not None and marker.modified >= newest:
         return state, drop, None, None
-    quiet = now - newest
+    quiet = now - state.stable_since
     if same and quiet >= settle_seconds:
         return state, drop, None, None
     if _archived_listing(records, name) == fp:  # exactly what raw_logs read: nothing to wait for

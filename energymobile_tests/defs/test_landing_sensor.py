@@ -130,6 +130,24 @@ def test_the_project_sensor_is_on_by_default_and_targets_the_cohort_job(settings
 
 
 @pytest.mark.integration
+def test_a_copy_that_keeps_old_times_waits_the_settle_time_from_when_it_appeared(generate, ticker):
+    """`cp -p`, `rsync -t` or an S3 object's LastModified can date files long before they
+    arrived: the drop must still be seen unchanged for the settle time."""
+    ticker.tick()  # the sensor looked before the drop arrived
+    looked = ticker.now
+    folder = generate(KEY)
+    for path in folder.iterdir():
+        os.utime(path, (looked - 3600, looked - 3600))  # an hour old
+    waited = 0.0
+    while not (result := ticker.tick(after=5)).run_requests:
+        waited = ticker.now - looked
+        assert waited < 2 * SETTLE_SECONDS, "never requested"
+        assert "to settle" in _skip(result)
+    assert ticker.now - looked >= SETTLE_SECONDS
+    assert waited >= SETTLE_SECONDS - 5  # not one tick after it appeared, as its times suggest
+
+
+@pytest.mark.integration
 def test_an_incomplete_cohort_waits_and_says_which_files_are_missing(generate, ticker):
     folder = _drop(generate, ticker)
     (folder / "PS1.txt").unlink()
@@ -609,7 +627,11 @@ def test_comparing_contents_is_spread_over_ticks(
     waiting = []
     for step in range(4):
         scan = scan_landing(
-            LocalLanding(landing), cursor, now + step, records=records, hash_bytes=one_cohort
+            LocalLanding(landing),
+            cursor,
+            now + step * SETTLE_SECONDS,
+            records=records,
+            hash_bytes=one_cohort,
         )
         cursor = scan.cursor
         assert not scan.drops

@@ -259,10 +259,15 @@ def test_a_database_made_before_alembic_is_upgraded_in_place_with_its_rows(
         if recorded:  # the old record stays as it was, no longer written
             assert scalar(url, "SELECT MAX(version) FROM schema_migrations") == version
 
+        # 006: the rows loaded before record no delivery; it is worked out from their files.
+        assert rows_of(url, "SELECT delivery FROM cohorts") == [(None,)]
+        assert warehouse.cohort_deliveries() == {KEY: load.delivery}
+
         again = cohort_load(KEY, seed=5)
         other = cohort_load(OTHER_KEY, seed=6)
         assert warehouse.replace_cohort(again).rows_replaced == ROWS
         warehouse.replace_cohort(other)
+        assert warehouse.cohort_deliveries() == {KEY: again.delivery, OTHER_KEY: other.delivery}
         pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(again))
         pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
     finally:
