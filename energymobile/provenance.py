@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from energymobile.channels import PROFILE_FILE_NAME
@@ -83,20 +83,24 @@ class Archived:
 def compare_drop(
     files: Mapping[str, LandedFile],
     archived: Archived | None,
-    loaded: str | None,
+    loaded: Callable[[], str | None],
     sha256s: Mapping[str, str] | None = None,
+    *,
+    same: bool | None = None,
 ) -> Verdict:
     """The drop's verdict. `files` is the folder's listing, `archived` the archive's current
-    delivery (None: none), `loaded` the delivery the warehouse holds (None: none or not
-    recorded), `sha256s` the drop's files' SHA-256s if read (needed only for UNSURE)."""
+    delivery (None: none), `loaded()` the delivery the warehouse holds (None: none), asked only
+    when the drop is the archived delivery; `sha256s` the drop's files' SHA-256s if read
+    (needed only when UNSURE), `same` what an earlier comparison by content found."""
     if archived is None:
         return Verdict.NEW
-    same = same_delivery(files, archived, sha256s)
+    if same is None:
+        same = same_delivery(files, archived, sha256s)
     if same is None:
         return Verdict.UNSURE
     if not same:
         return Verdict.CHANGED
-    return Verdict.LOADED if loaded == archived.delivery else Verdict.HALF_LOADED
+    return Verdict.LOADED if loaded() == archived.delivery else Verdict.HALF_LOADED
 
 
 def same_delivery(

@@ -56,32 +56,34 @@ def test_the_fingerprint_covers_the_delivery_files_only():
 
 
 def test_nothing_archived_is_new():
-    assert compare_drop(listing(CONTENT), None, None) is Verdict.NEW
+    assert compare_drop(listing(CONTENT), None, lambda: None) is Verdict.NEW
 
 
 def test_the_listing_raw_logs_read_is_the_archived_delivery():
     files = listing(CONTENT)
     stored = archived(CONTENT, drop_fingerprint(files))
-    assert compare_drop(files, stored, stored.delivery) is Verdict.LOADED
-    assert compare_drop(files, stored, "another") is Verdict.HALF_LOADED
-    assert compare_drop(files, stored, None) is Verdict.HALF_LOADED
+    assert compare_drop(files, stored, lambda: stored.delivery) is Verdict.LOADED
+    assert compare_drop(files, stored, lambda: "another") is Verdict.HALF_LOADED
+    assert compare_drop(files, stored, lambda: None) is Verdict.HALF_LOADED
 
 
 def test_another_size_or_another_file_set_is_a_change_without_reading_a_byte():
     stored = archived(CONTENT, None)
     longer = {**CONTENT, "TS1.txt": CONTENT["TS1.txt"] + b"1"}
-    assert compare_drop(listing(longer), stored, stored.delivery) is Verdict.CHANGED
+    assert compare_drop(listing(longer), stored, lambda: stored.delivery) is Verdict.CHANGED
     fewer = {k: v for k, v in CONTENT.items() if k != "SE.txt"}
-    assert compare_drop(listing(fewer), stored, stored.delivery) is Verdict.CHANGED
+    assert compare_drop(listing(fewer), stored, lambda: stored.delivery) is Verdict.CHANGED
     as_csv = {k.replace(".txt", ".csv"): v for k, v in CONTENT.items()}
-    assert compare_drop(listing(as_csv), stored, stored.delivery) is Verdict.CHANGED
+    assert compare_drop(listing(as_csv), stored, lambda: stored.delivery) is Verdict.CHANGED
 
 
 def test_same_names_and_sizes_are_decided_by_content():
     stored = archived(CONTENT, "a listing of long ago")
     touched = listing(CONTENT, modified=5000.0)
-    assert compare_drop(touched, stored, stored.delivery) is Verdict.UNSURE
-    assert compare_drop(touched, stored, stored.delivery, sha256s(CONTENT)) is Verdict.LOADED
+    assert compare_drop(touched, stored, lambda: stored.delivery) is Verdict.UNSURE
+    assert (
+        compare_drop(touched, stored, lambda: stored.delivery, sha256s(CONTENT)) is Verdict.LOADED
+    )
     edited = {**CONTENT, "TS1.txt": CONTENT["TS1.txt"].replace(b"v", b"V")}
-    changed = compare_drop(listing(edited), stored, stored.delivery, sha256s(edited))
+    changed = compare_drop(listing(edited), stored, lambda: stored.delivery, sha256s(edited))
     assert changed is Verdict.CHANGED

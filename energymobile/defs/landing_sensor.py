@@ -54,7 +54,13 @@ from energymobile.cohorts import InvalidCohortKey, cohort_window, parse_cohort_k
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest.formats import FORMATS, detect
 from energymobile.ingest.formats.detect import shown
-from energymobile.provenance import Archived, Verdict, compare_drop, delivery_files
+from energymobile.provenance import (
+    Archived,
+    Verdict,
+    compare_drop,
+    delivery_files,
+    same_delivery,
+)
 from energymobile.provenance import listing_fingerprint as fingerprint
 from energymobile.settings import DEFAULT_LANDING_SETTLE_SECONDS
 from energymobile.storage.archive import ArchiveMissing, read_archive
@@ -427,18 +433,19 @@ def _judge(
     name, requested = drop.key, drop.fingerprint == state.loaded
     try:
         archived = records.archived(name)
+        known = None  # what an earlier comparison by content found
         if archived is not None and state.compared_with == archived.delivery:
-            verdict = _cached(state, archived, records, name)
-        else:
-            verdict = compare_drop(files, archived, records.loaded(name) if archived else None)
-            if verdict is Verdict.UNSURE and archived is not None:
-                if not budget.take(drop.bytes):
-                    later = f"{name}: same names and sizes as the archived delivery; compared "
-                    return None, later + "by content on a later tick", None
-                sha256s = records.sha256s(name, sorted(delivery_files(files)))
-                verdict = compare_drop(files, archived, records.loaded(name), sha256s)
-                state.compared_with = archived.delivery
-                state.same = verdict in (Verdict.LOADED, Verdict.HALF_LOADED)
+            known = state.same
+        verdict = compare_drop(files, archived, lambda: records.loaded(name), same=known)
+        if verdict is Verdict.UNSURE:
+            if not budget.take(drop.bytes):
+                later = f"{name}: same names and sizes as the archived delivery; compared "
+                return None, later + "by content on a later tick", None
+            assert archived is not None
+            sha256s = records.sha256s(name, sorted(delivery_files(files)))
+            state.compared_with = archived.delivery
+            state.same = bool(same_delivery(files, archived, sha256s))
+            verdict = compare_drop(files, archived, lambda: records.loaded(name), same=state.same)
     except RecordsUnavailable as err:
         return None, f"{name}: not compared with what is stored this tick ({err})", None
 
@@ -454,13 +461,6 @@ def _judge(
             return None, None, None
         return None, f"{name}: already loaded (delivery {archived.delivery}); not requested", None
     return _reload(drop, state, records, archived)
-
-
-def _cached(state: FolderState, archived: Archived, records: Records, name: str) -> Verdict:
-    """The verdict for a listing already compared by content with this archived delivery."""
-    if not state.same:
-        return Verdict.CHANGED
-    return Verdict.LOADED if records.loaded(name) == archived.delivery else Verdict.HALF_LOADED
 
 
 def _reload(

@@ -4,6 +4,7 @@ breakdown (the tests assert nothing on time: the machine is shared and noisy).""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +66,7 @@ class Timeline:
         lines.append(
             f"  {'CSV written -> run finished':<48} {self.finished - self.exported:6.1f} s"
         )
-        gaps = [b - a for a, b in zip(self.ticks, self.ticks[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(self.ticks)]
         if gaps:
             lines.append(
                 f"  sensor ticks meanwhile: {len(self.ticks)}, every "
