@@ -14,7 +14,7 @@ from energymobile.defs.assets import (
     raw_logs,
     s3_historical_csv,
 )
-from energymobile.defs.automation import build_automation_sensor
+from energymobile.defs.automation import CHAIN_RUN_TAGS, build_automation_sensor
 from energymobile.defs.checks import STORED_CHECKS
 from energymobile.defs.combined_export import combined_csv
 from energymobile.defs.freshness import (
@@ -52,6 +52,7 @@ cohort_pipeline = dg.define_asset_job(
     - dg.AssetSelection.assets(netcdf_arrays, combined_csv),
     description="The load of one cohort, raw files to the archive, the warehouse and the "
     "cohort's CSV, with checks.",
+    run_tags=CHAIN_RUN_TAGS,  # automation does not follow what these runs update (automation.py)
 )
 
 netcdf_export = dg.define_asset_job(

@@ -54,7 +54,7 @@ FRESHNESS = "export_freshness_sensor"
 
 RUNS = """
 { runsOrError { ... on Runs { results {
-    runId jobName status creationTime tags { key value }
+    runId jobName status creationTime endTime tags { key value }
     assetSelection { path }
     assetMaterializations { assetKey { path } partition } } } } }
 """
@@ -75,6 +75,7 @@ class Run:
     job: str
     status: str
     created: float
+    ended: float | None
     tags: dict[str, str]
     assets: frozenset[str]
     materialized: frozenset[tuple[str, str | None]]
@@ -95,6 +96,7 @@ def runs(dev: DagsterDev) -> list[Run]:
             r["jobName"],
             r["status"],
             float(r["creationTime"]),
+            r["endTime"],
             {t["key"]: t["value"] for t in r["tags"]},
             frozenset("/".join(a["path"]) for a in r["assetSelection"] or []),
             frozenset(
@@ -115,21 +117,27 @@ def finished(run: Run) -> bool:
     return run.status in ("SUCCESS", "FAILURE", "CANCELED")
 
 
-def quiet_period(dev: DagsterDev, since: float, landing_ticks: int) -> list[Run]:
-    """Wait until the landing sensor has ticked `landing_ticks` times and the automation
-    sensor twice since `since`, with every run finished; returns the runs created since."""
+def settled(dev: DagsterDev, since: float, landing_ticks: int = 4) -> list[Run]:
+    """Wait until all that follows a change is done: every run finished, then two ticks of each
+    sensor (landing, automation) after the last one ended, and at least `landing_ticks` landing
+    ticks since `since` (a tick's request is a run by the next tick); returns the runs created
+    since `since`."""
 
-    def enough() -> bool:
+    def done() -> bool:
+        now_runs = runs(dev)
+        if not all(finished(r) for r in now_runs):
+            return False
+        last = max([since, *(r.ended or 0 for r in now_runs if r.created >= since)])
         return (
             len(ticks(dev, LANDING, since)) >= landing_ticks
-            and len(ticks(dev, AUTOMATION, since)) >= 2
-            and all(finished(r) for r in runs(dev))
+            and len(ticks(dev, LANDING, last)) >= 2
+            and len(ticks(dev, AUTOMATION, last)) >= 2
         )
 
     wait_for(
-        f"{landing_ticks} landing and 2 automation ticks",
-        enough,
-        landing_ticks * TICK_S + 3 * AUTOMATION_TICK_S + RUN_TIMEOUT_S,
+        "every run finished, then two ticks of each sensor",
+        done,
+        landing_ticks * TICK_S + 4 * AUTOMATION_TICK_S + RUN_TIMEOUT_S,
         dev.log_tail,
         interval_s=2,
     )
@@ -189,7 +197,7 @@ def test_dagster_dev_after_the_demo_requests_no_run(after_demo):
     assert {r.partition for r in demo if r.job == "cohort_pipeline"} == set(COHORTS)
     assert all(r.sensor is None for r in demo)
 
-    new = quiet_period(dev, started, landing_ticks=SETTLE_S // TICK_S + 4)
+    new = settled(dev, started, landing_ticks=SETTLE_S // TICK_S + 4)
     loads = [r for r in new if not is_freshness_evaluation(r)]
     assert loads == [], [(r.job, r.sensor, r.partition, sorted(r.assets)) for r in loads]
     landing = ticks(dev, LANDING, started)
@@ -221,7 +229,7 @@ def test_changing_one_files_bytes_requests_exactly_that_cohort(after_demo):
     since = time.time()
     rewrite_one_digit(dev.landing / "logs" / CHANGED / "TS1.txt")
 
-    new = quiet_period(dev, since, landing_ticks=SETTLE_S // TICK_S + 4)
+    new = settled(dev, since, landing_ticks=SETTLE_S // TICK_S + 4)
     landing = [r for r in new if r.sensor == LANDING]
     assert [(r.partition, r.status, r.tags["energymobile/landing_reason"]) for r in landing] == [
         (CHANGED, "SUCCESS", "changed delivery")
@@ -301,8 +309,9 @@ def test_a_run_killed_between_archiving_and_loading_is_reloaded_once(after_demo)
 
     wait_for("the archive and the warehouse agreeing", converged, RUN_TIMEOUT_S, dev.log_tail)
     assert deliveries(dev)[1][KILLED] == new_delivery
-    new = quiet_period(dev, time.time(), landing_ticks=4)
-    assert [r for r in new if not is_freshness_evaluation(r)] == []
+    settled(dev, killed_at)  # the reload and what automation does after it (netCDF, combined)
+    quiet = time.time()
+    assert [r for r in settled(dev, quiet) if not is_freshness_evaluation(r)] == []
 
     # Who reloaded it: the landing sensor (a reload of the whole chain) or automation (the
     # steps the killed run did not finish, from its intermediates), whichever came first;
@@ -325,5 +334,5 @@ def test_a_run_killed_between_archiving_and_loading_is_reloaded_once(after_demo)
     print(
         f"\nrun killed in mysql_tables; reloaded by {reload.sensor} "
         f"({sorted(a for a, _ in reload.materialized)}); then nothing requested for "
-        f"{len(ticks(dev, LANDING, killed_at))} landing ticks"
+        f"{len(ticks(dev, LANDING, quiet))} landing ticks"
     )

@@ -19,19 +19,36 @@ import dagster as dg
 
 SENSOR_NAME = "cohort_automation"
 MINIMUM_INTERVAL_SECONDS = 30
+CHAIN_RUN_TAG = "energymobile/whole_chain"
+"""Carried by every run of the cohort job (the landing sensor's, the CLI's, one launched from the
+UI): the run covers the cohort's whole chain, so what it updates is no cause for another."""
+CHAIN_RUN_TAGS = {CHAIN_RUN_TAG: "true"}
 
 
 def eager_any_cohort() -> dg.AutomationCondition:
     """`eager()` for every cohort (not only the latest), once upstream blocking checks pass.
 
-    Like `eager()`, it waits while a parent is missing or in progress and ignores parent
-    updates from a run that also updates this asset (the landing sensor's runs), so a cohort
-    is never loaded twice.
+    `eager()`'s own parts, with two changes: no `in_latest_time_window()`, and a parent's
+    update counts only when made by a run other than one of the whole chain. `eager()` ignores a
+    parent update from a run that "also targets" this asset by the run's asset selection, which
+    a run of a whole job does not record: seen on a tick between the parent's update and this
+    asset's own in the same run, it asked for this asset again (a second load of the
+    warehouse, measured in `dagster dev`). Like `eager()`, it waits while a parent is missing or
+    in progress.
     """
+    updated_elsewhere = (
+        dg.AutomationCondition.newly_updated()
+        & ~dg.AutomationCondition.executed_with_root_target()
+        & ~dg.AutomationCondition.executed_with_tags(tag_values=CHAIN_RUN_TAGS)
+    ).with_label("newly_updated, not by a run of the whole chain")
+    any_deps_updated = dg.AutomationCondition.any_deps_match(
+        updated_elsewhere | dg.AutomationCondition.will_be_requested()
+    ).with_label("any_deps_updated")
     return (
-        dg.AutomationCondition.eager()
-        .without(dg.AutomationCondition.in_latest_time_window())
-        .with_label("eager, every cohort")
+        (dg.AutomationCondition.newly_missing() | any_deps_updated).since_last_handled()
+        & ~dg.AutomationCondition.any_deps_missing()
+        & ~dg.AutomationCondition.any_deps_in_progress()
+        & ~dg.AutomationCondition.in_progress()
         & ~_any_deps_blocking_check_failed()
     ).with_label("eager_any_cohort")
 

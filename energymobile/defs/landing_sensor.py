@@ -96,6 +96,8 @@ FORMAT_TAG = "energymobile/delivery_format"
 TRIGGER_TAG = "energymobile/trigger"
 REASON_TAG = "energymobile/landing_reason"
 PARTITION_TAG = "dagster/partition"
+WILL_RETRY_TAG = "dagster/will_retry"
+"""Dagster's tag on a failed run it is about to retry (when run_retries are on)."""
 CURSOR_VERSION = 1
 FINISHED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 UNFINISHED = [status for status in dg.DagsterRunStatus if status not in FINISHED]
@@ -539,13 +541,23 @@ class StoredRecords:
         return self._loaded.get(key)
 
     def busy(self, key: str) -> str | None:
-        records = self._instance().get_run_records(
-            filters=dg.RunsFilter(tags={PARTITION_TAG: key}, statuses=UNFINISHED), limit=1
-        )
-        if not records:
-            return None
-        run = records[0].dagster_run
-        return f"run {run.run_id[:8]} of the cohort ({run.status.value})"
+        """A run of the cohort not finished, or the latest one failed and about to be retried
+        by Dagster (run_retries in dagster.yaml): either may still load it."""
+        instance = self._instance()
+        cohort = {PARTITION_TAG: key}
+        for filters in (
+            dg.RunsFilter(tags=cohort, statuses=UNFINISHED),
+            dg.RunsFilter(tags=cohort),
+        ):
+            records = instance.get_run_records(filters=filters, limit=1)
+            if not records:
+                continue
+            run = records[0].dagster_run
+            if run.status in UNFINISHED:
+                return f"run {run.run_id[:8]} of the cohort ({run.status.value})"
+            if run.tags.get(WILL_RETRY_TAG) == "true":
+                return f"run {run.run_id[:8]} of the cohort, which Dagster retries"
+        return None
 
     def sha256s(self, key: str, names: Sequence[str]) -> dict[str, str]:
         try:

@@ -313,3 +313,40 @@ def test_a_bad_redelivery_leaves_the_archive_and_asks_nothing_of_the_netcdf_file
     assert not automation.run(OLD, *RAW).success
     assert instance.get_latest_materialization_event(dg.AssetKey("raw_archive")) == archived
     assert automation.evaluate().total_requested == 0
+
+
+def test_what_a_whole_chain_run_updates_asks_nothing_more_of_automation(
+    settings, generate, automation
+):
+    """A run of the cohort job records no asset selection, so `eager()`'s "the run also
+    targets this asset" does not see it: evaluated after the run updated raw_logs ...
+    profile_merged but not mysql_tables (a tick in the middle of a run, or a run that stopped
+    there), stock eager asks for the rest of the chain again. Ours does not: the run covers
+    the whole chain; a run that stopped is the landing sensor's to reload (archive and
+    warehouse disagree) or a person's to re-execute."""
+    from dataclasses import replace
+
+    generate(OLD)
+    broken = replace(settings, database_url=f"sqlite:///{settings.home}")  # a folder: no load
+    run = (
+        build_definitions(broken)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(partition_key=OLD, instance=automation.instance, raise_on_error=False)
+    )
+    assert not run.success
+    updated = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
+    assert {"raw_logs", "profile_merged"} <= updated and "mysql_tables" not in updated
+    assert run.dagster_run.tags["energymobile/whole_chain"] == "true"
+    assert not run.dagster_run.asset_selection  # what eager() would look for
+
+    stock = _with_condition(
+        automation.defs,
+        dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window()),
+    )
+    cursor = automation.cursor
+    assert automation.requested(automation.evaluate(stock)) == {
+        "mysql_tables": {OLD},
+        "s3_historical_csv": {OLD},
+    }
+    automation.cursor = cursor
+    assert automation.requested(automation.evaluate()) == {}
