@@ -10,7 +10,8 @@ late (any cohort but the newest) would never follow. `eager_any_cohort()` remove
 and adds the blocking-check guard, so a cohort whose checks failed upstream is not picked up.
 
 The combined CSV over every cohort follows with `once_exports_settle()`: one rebuild after any
-number of cohort exports, so a backfill of N cohorts rebuilds it once, not N times.
+number of cohort exports, so a backfill of N cohorts rebuilds it once, not N times. A cohort's
+netCDF file follows its archive with `follows_archive()`: when a new delivery is archived.
 """
 
 from __future__ import annotations

@@ -8,9 +8,10 @@ A drop `logs/<cohort>/` is *complete* when every file of its delivery format is 
 - a `_SUCCESS` marker is present, written after the last data file (an export that writes
   one is loaded on the next tick), or
 - the listing (names, sizes, modification times of the format's files) is the same as on the
-  previous tick and nothing has been modified for `settle_seconds`
-  (ENERGYMOBILE_LANDING_SETTLE_SECONDS). The technicians' export writes no marker today, so
-  this is the rule that normally applies.
+  previous tick and has not changed for `settle_seconds` (ENERGYMOBILE_LANDING_SETTLE_SECONDS):
+  since its newest modification time, but no earlier than the sensor's last look that saw it
+  otherwise, so files keeping old times cannot look settled sooner. The technicians' export
+  writes no marker today, so this is the rule that normally applies.
 
 A folder mixing two formats, or holding none, is never complete: it is reported, like a drop
 with missing files, until it is cleared up.
