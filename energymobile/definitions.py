@@ -129,7 +129,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     freshness_checks = build_export_freshness_checks(settings.export_due_days)
     deployment = dg.Definitions(
         asset_checks=[freshness_checks],
-        sensors=[build_landing_sensor(cohort_pipeline), build_freshness_sensor(freshness_checks)],
+        sensors=[
+            build_landing_sensor(cohort_pipeline, settle_seconds=settings.landing_settle_seconds),
+            build_freshness_sensor(freshness_checks),
+        ],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )

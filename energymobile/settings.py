@@ -19,12 +19,17 @@ DATABASE_URL_VAR = "ENERGYMOBILE_DATABASE_URL"
 OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
 MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
+LANDING_SETTLE_VAR = "ENERGYMOBILE_LANDING_SETTLE_SECONDS"
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
 Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to boto3."""
 
 DEFAULT_MAX_SHORTFALL_HOURS = 24
 DEFAULT_EXPORT_DUE_DAYS = 7
+DEFAULT_LANDING_SETTLE_SECONDS = 30
+"""How long a drop without a `_SUCCESS` marker must stay unchanged before it is loaded; how
+this default was chosen: docs/automation.md, "How long to wait"."""
+MAX_LANDING_SETTLE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Settings:
     export_due_days: int = DEFAULT_EXPORT_DUE_DAYS
     aws_region: str | None = None
     """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
+    landing_settle_seconds: int = DEFAULT_LANDING_SETTLE_SECONDS
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -50,12 +56,28 @@ class Settings:
             max_shortfall_hours=int(env.get(MAX_SHORTFALL_VAR) or DEFAULT_MAX_SHORTFALL_HOURS),
             export_due_days=int(env.get(FRESHNESS_DAYS_VAR) or DEFAULT_EXPORT_DUE_DAYS),
             aws_region=next((env[v] for v in AWS_REGION_VARS if env.get(v)), None),
+            landing_settle_seconds=landing_settle_seconds(env.get(LANDING_SETTLE_VAR)),
         )
 
     @property
     def dagster_home(self) -> Path:
         """Dagster's own storage when DAGSTER_HOME is not set: beside our data."""
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+
+def landing_settle_seconds(raw: str | None) -> int:
+    """ENERGYMOBILE_LANDING_SETTLE_SECONDS: whole seconds from 0 to a day; unset or empty is
+    the default. Anything else is refused with a message saying what is expected."""
+    if raw is None or not raw.strip():
+        return DEFAULT_LANDING_SETTLE_SECONDS
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LANDING_SETTLE_SECONDS:
+        raise ValueError(
+            f"{LANDING_SETTLE_VAR}={raw!r}: expected whole seconds from 0 to "
+            f"{MAX_LANDING_SETTLE_SECONDS} (how long a drop without a _SUCCESS marker must "
+            f"stay unchanged before it is loaded; default {DEFAULT_LANDING_SETTLE_SECONDS})"
+        )
+    return int(text)
 
 
 def redact_url(url: str) -> str:

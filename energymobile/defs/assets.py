@@ -7,6 +7,8 @@ reductions, then frames of one row per cycle. The gigabytes of text are read onc
 which compresses them for raw_archive as it goes.
 """
 
+import warnings
+
 import dagster as dg
 import pandas as pd
 
@@ -26,6 +28,7 @@ from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.hourly import hourly_frame, merge_profile
+from energymobile.provenance import drop_fingerprint
 from energymobile.storage.archive import ArchiveSpool, CompressedDelivery, archive_prefix
 from energymobile.storage.resources import CohortRulesResource, LandingResource
 from energymobile.storage.retry import WAREHOUSE_LOAD_RETRY
@@ -67,10 +70,11 @@ def raw_logs(
     hand its compressed files on as raw_archive only if all of them pass."""
     key = context.partition_key
     source = landing.open()
+    listing = source.list_cohort(key)  # before reading: a file changed meanwhile shows later
     with ArchiveSpool() as spool:
         delivery = read_delivery(
             key,
-            available=source.list_cohort(key).keys(),
+            available=listing.keys(),
             read=lambda name: source.read_cohort_file(key, name),
             read_profile_bytes=source.read_profile,
             on_valid=spool.add,
@@ -97,11 +101,22 @@ def raw_logs(
     if failed:
         context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
         return
-    yield dg.Output(
-        CompressedDelivery(key, delivery.receipts, compressed),
-        output_name="raw_archive",
-        metadata={"prefix": archive_prefix(key)},
+    archived = CompressedDelivery(
+        key, delivery.receipts, compressed, landing_fingerprint=drop_fingerprint(listing)
     )
+    with warnings.catch_warnings():  # Output's data_version is marked beta in Dagster 1.13
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        # The delivery id: automation tells a new delivery from the same one archived again.
+        archive_output = dg.Output(
+            archived,
+            output_name="raw_archive",
+            metadata={
+                "prefix": archive_prefix(key),
+                "landing_fingerprint": archived.landing_fingerprint,
+            },
+            data_version=dg.DataVersion(archived.delivery),
+        )
+    yield archive_output
 
 
 @dg.asset(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from energymobile.defs.automation import CHAIN_RUN_TAGS
 from energymobile.defs.freshness import freshness_check_keys
 
 COHORT_JOB = "cohort_pipeline"
@@ -28,6 +29,7 @@ cohort_pipeline = dg.define_asset_job(
     - dg.AssetSelection.assets(NETCDF_ASSET, COMBINED_ASSET),
     description="The load of one cohort, raw files to the archive, the warehouse and the "
     "cohort's CSV, with checks.",
+    run_tags=CHAIN_RUN_TAGS,  # automation does not follow what these runs update (automation.py)
 )
 
 netcdf_export = dg.define_asset_job(

@@ -91,6 +91,9 @@ class CompressedDelivery:
     receipts: tuple[FileReceipt, ...]
     compressed: Mapping[str, bytes] = field(repr=False)
     """Delivered file name -> its zstd bytes."""
+    landing_fingerprint: str | None = None
+    """The landing listing the files were read from (energymobile.provenance), recorded in the
+    manifest so the landing sensor knows that drop is archived without reading it again."""
 
     @property
     def delivery(self) -> str:
@@ -120,10 +123,16 @@ def _legacy_archive_key(key: str, name: str) -> str:
 
 
 def archive_delivery(
-    store: ObjectStore, key: str, compressed: Mapping[str, bytes], receipts: Sequence[FileReceipt]
+    store: ObjectStore,
+    key: str,
+    compressed: Mapping[str, bytes],
+    receipts: Sequence[FileReceipt],
+    *,
+    landing_fingerprint: str | None = None,
 ) -> list[StoredObject]:
     """Store the compressed delivered files in the delivery's own folder, each with the
-    original's checksum as metadata, then the manifest that makes them the current archive."""
+    original's checksum as metadata, then the manifest that makes them the current archive
+    (and names the landing listing they were read from, when known)."""
     files = delivered_files(receipts)
     delivery = delivery_id(receipts)
     objects = {name: archive_key(key, name, delivery) for name in compressed}
@@ -142,6 +151,7 @@ def archive_delivery(
         "objects": objects,
         "stored_bytes": {name: len(data) for name, data in compressed.items()},
         "files": [r.__dict__ for r in receipts],
+        "landing_fingerprint": landing_fingerprint,
     }
     stored.append(store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2).encode()))
     return stored
@@ -164,6 +174,8 @@ class Archive:
     """Delivered file name -> the object holding it (zstd)."""
     stored_bytes: dict[str, int] = field(default_factory=dict)
     """Delivered file name -> bytes written to its object (not recorded by older archives)."""
+    landing_fingerprint: str | None = None
+    """The landing listing the delivery was read from (None: not recorded, older archives)."""
 
     def read(self, store: ObjectStore, name: str) -> bytes:
         """A delivered file's original bytes."""
@@ -183,7 +195,14 @@ def read_archive(store: ObjectStore, key: str) -> Archive:
         name: _legacy_archive_key(key, name) for name in delivered_files(receipts)
     }
     stored_bytes = {name: int(n) for name, n in manifest.get("stored_bytes", {}).items()}
-    return Archive(key, manifest.get("delivery", "legacy"), receipts, dict(objects), stored_bytes)
+    return Archive(
+        key,
+        manifest.get("delivery", "legacy"),
+        receipts,
+        dict(objects),
+        stored_bytes,
+        manifest.get("landing_fingerprint"),
+    )
 
 
 def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:

@@ -38,7 +38,13 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: CompressedDelivery) -> None:
         store = self.object_store.open()
-        stored = archive_delivery(store, obj.key, obj.compressed, obj.receipts)
+        stored = archive_delivery(
+            store,
+            obj.key,
+            obj.compressed,
+            obj.receipts,
+            landing_fingerprint=obj.landing_fingerprint,
+        )
         source_bytes = sum(r.bytes for r in delivered_files(obj.receipts).values())
         archived_bytes = sum(len(data) for data in obj.compressed.values())
         context.add_output_metadata(

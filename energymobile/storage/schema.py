@@ -145,10 +145,13 @@ cohorts = Table(
     Column("statistic", String(8), nullable=False),  # STATISTICS_BOTH, or see below
     Column("source_sha256", CHAR(64), nullable=False),
     Column("loaded_at", UtcDateTime, nullable=False),
+    Column("delivery", CHAR(16), nullable=True),
     PrimaryKeyConstraint("cohort"),
     **MYSQL_TABLE_OPTIONS,
 )
-"""One row per loaded cohort (partition): its window and when it was loaded.
+"""One row per loaded cohort (partition): its window, when it was loaded and from which
+delivery (`delivery`: the archive's delivery id, storage/archive.py; NULL for rows loaded
+before revision 006, whose delivery is worked out again from `cohort_files`).
 
 `statistic` says which of sensor_hourly's sensor columns the cohort's rows fill: `both` for every
 cohort loaded since revision 005; `mean` or `first` for a cohort loaded before it, whose rows

@@ -33,6 +33,7 @@ from energymobile.cohorts import cohort_window
 from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.settings import redact_url
+from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import (
     BULK_METHODS,
     COPY,
@@ -104,6 +105,11 @@ class CohortLoad:
     key: str
     frame: pd.DataFrame
     receipts: Sequence[FileReceipt]
+
+    @property
+    def delivery(self) -> str | None:
+        """The delivery these rows come from, as the archive names it (None: no receipts)."""
+        return delivery_id(self.receipts) if self.receipts else None
 
     @property
     def source_sha256(self) -> str:
@@ -205,6 +211,7 @@ class Warehouse:
                     "statistic": STATISTICS_BOTH,
                     "source_sha256": load.source_sha256,
                     "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+                    "delivery": load.delivery,
                 },
             )
             if load.receipts:
@@ -262,6 +269,34 @@ class Warehouse:
                 .order_by(cohorts.c.cohort)
             )
             return {key: str(statistic) for key, statistic in rows}
+
+    def cohort_deliveries(self) -> dict[str, str | None]:
+        """Cohort key -> the delivery its rows come from, for every loaded cohort.
+
+        Rows loaded before revision 006 recorded none (NULL): theirs is worked out again from
+        the files the load recorded (`cohort_files`: the same names, sizes and SHA-256s the
+        archive's id is made of); None only for a load that recorded no files."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            recorded = dict(conn.execute(select(cohorts.c.cohort, cohorts.c.delivery)).all())
+            unknown = sorted(key for key, delivery in recorded.items() if delivery is None)
+            files: dict[str, list[FileReceipt]] = {key: [] for key in unknown}
+            if unknown:
+                rows = conn.execute(
+                    select(
+                        cohort_files.c.cohort,
+                        cohort_files.c.file_name,
+                        cohort_files.c.byte_count,
+                        cohort_files.c.row_count,
+                        cohort_files.c.sha256,
+                    ).where(cohort_files.c.cohort.in_(unknown))
+                )
+                for key, name, size, rows_, sha256 in rows:
+                    files[key].append(FileReceipt(name, int(size), int(rows_), 0, sha256))
+        return {
+            key: (delivery or (delivery_id(files[key]) if files.get(key) else None))
+            for key, delivery in recorded.items()
+        }
 
     def stored_hours(self, key: str) -> StoredHours:
         """What the warehouse holds of a cohort's hourly series, for the check that reads

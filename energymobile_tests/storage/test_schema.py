@@ -64,6 +64,8 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALL = [r.id for r in revisions()]
 HEAD = ALL[-1]
+FROM_004 = ALL[ALL.index("004") :]
+"""What a database at 003 is given: 004 and every later revision."""
 DOCUMENTED = set(itertools.product(*(sorted(c.codes) for c in CONDITIONS)))
 
 
@@ -123,7 +125,7 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
 
 
 def test_a_new_database_is_migrated_to_exactly_the_schema_of_schema_py(url, warehouse, engine):
-    assert ALL == ["001", "002", "003", "004", "005"]
+    assert ALL == ["001", "002", "003", "004", "005", "006"]
     assert warehouse.ensure_schema() == ALL
     assert warehouse.ensure_schema() == []  # once per process
     assert_matches_schema(engine)
@@ -274,11 +276,16 @@ def test_a_database_made_before_alembic_is_upgraded_in_place_with_its_rows(
         if recorded:  # the old record stays as it was, no longer written
             assert scalar(url, "SELECT MAX(version) FROM schema_migrations") == version
 
+        # 006: the rows loaded before record no delivery; it is worked out from their files.
+        assert rows_of(url, "SELECT delivery FROM cohorts") == [(None,)]
+        assert warehouse.cohort_deliveries() == {KEY: load.delivery}
+
         again = cohort_load(KEY, seed=5)
         other = cohort_load(OTHER_KEY, seed=6)
         assert warehouse.replace_cohort(again).rows_replaced == ROWS
         assert rows_of(url, "SELECT statistic FROM cohorts") == [("both",)]
         warehouse.replace_cohort(other)
+        assert warehouse.cohort_deliveries() == {KEY: again.delivery, OTHER_KEY: other.delivery}
         pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(again))
         pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
     finally:

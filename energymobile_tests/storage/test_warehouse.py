@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from energymobile.ingest.hourly import KEY_COLUMNS
+from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import COPY, EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.exports import csv_bytes, read_csv_export
 from energymobile.storage.schema import sensor_hourly
@@ -127,6 +128,12 @@ def test_a_corrected_redelivery_replaces_the_cohort_and_leaves_the_other(url, wa
     assert rows_of(
         url, "SELECT DISTINCT byte_count FROM cohort_files WHERE cohort = :k", k=KEY
     ) == [(1002,)]
+    # Each cohort records the delivery its rows come from, as the archive names it.
+    assert warehouse.cohort_deliveries() == {KEY: corrected.delivery, OTHER_KEY: other.delivery}
+    assert corrected.delivery == delivery_id(corrected.receipts) != other.delivery
+    assert rows_of(url, "SELECT delivery FROM cohorts WHERE cohort = :k", k=KEY) == [
+        (corrected.delivery,)
+    ]
 
 
 def test_cohorts_loaded_at_the_same_time_do_not_block_each_other(url, warehouse):

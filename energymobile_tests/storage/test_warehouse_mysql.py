@@ -168,7 +168,7 @@ def test_sql_mysql_applied_by_hand_with_the_client_is_the_schema_energymobile_us
 
 def test_the_files_before_alembic_applied_by_hand_are_recognised(mariadb, mysql_url):
     """The old way (`mysql energymobile < sql/…`, no record of it): energymobile reads the
-    revision from the tables, stamps it, and applies nothing."""
+    revision from the tables (004), stamps it, and applies only the revisions after it."""
     apply_with_the_client(mariadb, mysql_url, legacy_files("mysql", 4))
     warehouse = Warehouse(mysql_url)
     try:

@@ -59,7 +59,7 @@ def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_with
     assert ran.returncode == 0, ran.stderr
     imported, applied = ran.stdout.splitlines()[-2:]
     assert Path(imported).is_relative_to(site)  # the wheel's copy, not the checkout's
-    assert applied == "['001', '002', '003', '004', '005']"
+    assert applied == "['001', '002', '003', '004', '005', '006']"
     assert (tmp_path / "empty" / "warehouse.sqlite").is_file()
 
     for revision in (site / "energymobile/storage/migrations/versions").glob("0*.py"):

@@ -72,7 +72,8 @@ class DagsterDev:
 @contextmanager
 def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     """`dagster dev` on this project with `settings`, its home and log under `root`, ready to
-    answer; stopped (with its children) when the block ends."""
+    answer; stopped (with its children) when the block ends. `root / "dagster_home"` may hold
+    the state of earlier runs (the CLI's, say): `dagster dev` then starts on it."""
     dagster_home = root / "dagster_home"
     ensure_instance_yaml(dagster_home)
     Path(settings.landing).mkdir(parents=True, exist_ok=True)
@@ -84,6 +85,7 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
         "ENERGYMOBILE_DATABASE_URL": settings.database_url,
         "ENERGYMOBILE_OBJECT_STORE": settings.object_store,
         "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
+        "ENERGYMOBILE_LANDING_SETTLE_SECONDS": str(settings.landing_settle_seconds),
         "PYTHONUNBUFFERED": "1",
     }
     port = free_port()
