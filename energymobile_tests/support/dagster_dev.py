@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,19 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from energymobile.instance import ensure_instance_yaml
 from energymobile.settings import Settings
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.servers import free_port
+from energymobile_tests.support.webserver import stop_process_tree, wait_until_location_loaded
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-_LOCATION_STATUS = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 
 
 @dataclass
@@ -109,48 +102,16 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
         _wait_until_loaded(dev, START_TIMEOUT_S)
         yield dev
     finally:
-        _stop(process)
+        stop_process_tree(process, STOP_TIMEOUT_S)
 
 
 def _wait_until_loaded(dev: DagsterDev, timeout_s: float) -> None:
     """Until the webserver answers and the code location is loaded (or fail with the log)."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if dev.process.poll() is not None:
-            raise RuntimeError(f"dagster dev exited early:\n{dev.log_tail()}")
-        try:
-            entries = dev.graphql(_LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as err:
-            last = repr(err)
-        else:
-            states = {e["name"]: e for e in entries}
-            entry = states.get("energymobile")
-            if entry and entry["loadStatus"] == "LOADED":
-                if entry["locationOrLoadError"]["__typename"] == "PythonError":
-                    raise RuntimeError(f"code location failed: {entry['locationOrLoadError']}")
-                return
-            last = f"location: {entry}"
-        time.sleep(0.5)
-    raise TimeoutError(f"dagster dev not ready in {timeout_s:.0f} s ({last}):\n{dev.log_tail()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT, as Ctrl-C would; then end whatever of its process tree is left, by pid."""
-    try:
-        tree = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    alive = [p for p in tree if p.is_running()]
-    for child in alive:
-        child.terminate()
-    _, still = psutil.wait_procs(alive, timeout=10)
-    for child in still:
-        child.kill()
+    wait_until_location_loaded(
+        dev.graphql,
+        "energymobile",
+        exited=lambda: "dagster dev" if dev.process.poll() is not None else None,
+        logs=dev.log_tail,
+        what="dagster dev",
+        timeout_s=timeout_s,
+    )

@@ -13,7 +13,6 @@ explains) and with `die_with_parent`, and stopped by pid: SIGINT, then its proce
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import time
@@ -26,18 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.servers import HOST, die_with_parent, free_port
+from energymobile_tests.support.webserver import stop_process_tree, wait_until_location_loaded
 from energymobile_tests.support.wheel import InstalledWheel
 
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0
-_LOCATION_STATUS = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 
 
 @dataclass(frozen=True)
@@ -155,7 +149,7 @@ def running_production(
                 "PYTHONUNBUFFERED": "1",
             }
             process = _start(wheel, name, folder, [str(wheel.bin(program)), *args], env)
-            stack.callback(_stop, process.popen)
+            stack.callback(stop_process_tree, process.popen, STOP_TIMEOUT_S)
             deployment.processes[name] = process
             if name == "code_server":
                 _wait_for_port(code_port, process)
@@ -195,44 +189,17 @@ def _wait_for_port(port: int, process: Process, timeout_s: float = START_TIMEOUT
 
 
 def _wait_until_loaded(deployment: ProductionDeployment, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        for process in deployment.processes.values():
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{process.name} exited early:\n{deployment.logs()}")
-        try:
-            data = deployment.graphql(_LOCATION_STATUS)
-            entries = data["workspaceOrError"]["locationEntries"]
-        except (OSError, AssertionError, KeyError) as err:
-            last = repr(err)
-        else:
-            entry = {e["name"]: e for e in entries}.get(deployment.location.name)
-            if entry and entry["loadStatus"] == "LOADED":
-                if entry["locationOrLoadError"]["__typename"] == "PythonError":
-                    raise RuntimeError(f"code location failed: {entry['locationOrLoadError']}")
-                return
-            last = f"location: {entry}"
-        time.sleep(0.5)
-    raise TimeoutError(f"webserver not ready in {timeout_s:.0f} s ({last}):\n{deployment.logs()}")
+    """Until the webserver answers and the code location is loaded (or fail with the logs)."""
 
+    def exited() -> str | None:
+        gone = [p.name for p in deployment.processes.values() if p.popen.poll() is not None]
+        return ", ".join(gone) or None
 
-def _stop(popen: subprocess.Popen[bytes]) -> None:
-    """SIGINT, as Ctrl-C would; then end whatever of its process tree is left, by pid."""
-    try:
-        tree = psutil.Process(popen.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    if popen.poll() is None:
-        popen.send_signal(signal.SIGINT)
-        try:
-            popen.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait(timeout=10)
-    alive = [p for p in tree if p.is_running()]
-    for child in alive:
-        child.terminate()
-    _, still = psutil.wait_procs(alive, timeout=10)
-    for child in still:
-        child.kill()
+    wait_until_location_loaded(
+        deployment.graphql,
+        deployment.location.name,
+        exited=exited,
+        logs=deployment.logs,
+        what="webserver",
+        timeout_s=timeout_s,
+    )
