@@ -27,6 +27,7 @@ from dagster_aws.s3 import S3Resource
 
 from benchmarks import BenchContext, Figure
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys
+from energymobile.dictionary import CSV_HEADER
 from energymobile.storage.exports import (
     cohort_csv_key,
     exported_cohorts,
@@ -35,7 +36,6 @@ from energymobile.storage.exports import (
 )
 from energymobile.storage.object_store import ObjectStore, StoredObject
 from energymobile.storage.s3 import PART_BYTES, S3ObjectStore
-from energymobile.storage.warehouse import FLAT_COLUMNS
 from energymobile_tests.support.moto import moto_server
 from energymobile_tests.support.synthetic import synthetic_cohort_frame
 
@@ -116,7 +116,7 @@ def _baseline_figures(ctx: BenchContext, store: ObjectStore, count: int) -> list
 
 def _spool_to_file(store: ObjectStore, path: Path) -> None:
     with path.open("wb") as out:
-        out.write(",".join(FLAT_COLUMNS).encode() + b"\n")
+        out.write(CSV_HEADER)
         for key in exported_cohorts(store):
             part = path.with_suffix(".part")
             store.download(cohort_csv_key(key), part)

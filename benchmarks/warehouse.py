@@ -262,7 +262,7 @@ def _database_with_cohort_rows(
     warehouse = Warehouse(url)
     try:
         for load in loads:
-            warehouse.replace_cohort(CohortLoad(load.key, load.frame.iloc[:0], "mean", []))
+            warehouse.replace_cohort(CohortLoad(load.key, load.frame.iloc[:0], []))
     finally:
         warehouse.dispose()
     return url

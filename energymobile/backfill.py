@@ -60,7 +60,6 @@ def materialize_cohorts(
     *,
     settings: Settings,
     instance: dg.DagsterInstance,
-    statistic: str = "mean",
     on_done: Callable[[int, CohortOutcome], None] | None = None,
     job_name: str = COHORT_JOB,
     on_note: Callable[[str], None] | None = None,
@@ -69,8 +68,6 @@ def materialize_cohorts(
     cohort; a failure of one does not stop the next."""
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
-    if job_name == COHORT_JOB:
-        run_config["ops"] = {"hourly_readings": {"config": {"statistic": statistic}}}
     fail_runs_of_dead_processes(instance, on_note)
     outcomes = []
     for index, key in enumerate(keys, start=1):

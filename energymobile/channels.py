@@ -20,6 +20,9 @@ class Channel:
     quantity: str
     unit: str
     rate_hz: int
+    template_header: str
+    """Its column's header in the scientists' template, HourlyData.csv, spaced as delivered
+    (`Temperature  2`, ` Vibration mm/s`): that column holds the cycle's first sample."""
 
     @property
     def samples(self) -> int:
@@ -28,8 +31,19 @@ class Channel:
 
     @property
     def column(self) -> str:
-        """Column name in the hourly tables: the code in lower case."""
+        """The sensor's name in lower case (`ps1`): its netCDF variable, and the stem of its
+        hourly columns."""
         return self.code.lower()
+
+    @property
+    def first_column(self) -> str:
+        """Hourly column holding each cycle's first sample (`ps1_first`): the template's value."""
+        return f"{self.column}_first"
+
+    @property
+    def mean_column(self) -> str:
+        """Hourly column holding the mean of each cycle's samples (`ps1_mean`)."""
+        return f"{self.column}_mean"
 
     @property
     def file_name(self) -> str:
@@ -37,26 +51,30 @@ class Channel:
 
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("PS1", "Pressure", "bar", 100),
-    Channel("PS2", "Pressure", "bar", 100),
-    Channel("PS3", "Pressure", "bar", 100),
-    Channel("PS4", "Pressure", "bar", 100),
-    Channel("PS5", "Pressure", "bar", 100),
-    Channel("PS6", "Pressure", "bar", 100),
-    Channel("EPS1", "Motor power", "W", 100),
-    Channel("FS1", "Volume flow", "l/min", 10),
-    Channel("FS2", "Volume flow", "l/min", 10),
-    Channel("TS1", "Temperature", "°C", 1),
-    Channel("TS2", "Temperature", "°C", 1),
-    Channel("TS3", "Temperature", "°C", 1),
-    Channel("TS4", "Temperature", "°C", 1),
-    Channel("VS1", "Vibration", "mm/s", 1),
-    Channel("CE", "Cooling efficiency (virtual)", "%", 1),
-    Channel("CP", "Cooling power (virtual)", "kW", 1),
-    Channel("SE", "Efficiency factor", "%", 1),
+    Channel("PS1", "Pressure", "bar", 100, "Pressure bar 1"),
+    Channel("PS2", "Pressure", "bar", 100, "Pressure bar 2"),
+    Channel("PS3", "Pressure", "bar", 100, "Pressure bar 3"),
+    Channel("PS4", "Pressure", "bar", 100, "Pressure bar 4"),
+    Channel("PS5", "Pressure", "bar", 100, "Pressure bar 5"),
+    Channel("PS6", "Pressure", "bar", 100, "Pressure bar 6"),
+    Channel("EPS1", "Motor power", "W", 100, "Motor power W"),
+    Channel("FS1", "Volume flow", "l/min", 10, "Volume flow l/min 1"),
+    Channel("FS2", "Volume flow", "l/min", 10, "Volume flow l/min 2"),
+    Channel("TS1", "Temperature", "°C", 1, "Temperature 1"),
+    Channel("TS2", "Temperature", "°C", 1, "Temperature  2"),
+    Channel("TS3", "Temperature", "°C", 1, "Temperature  3"),
+    Channel("TS4", "Temperature", "°C", 1, "Temperature  4"),
+    Channel("VS1", "Vibration", "mm/s", 1, " Vibration mm/s"),
+    Channel("CE", "Cooling efficiency (virtual)", "%", 1, "Cooling efficiency"),
+    Channel("CP", "Cooling power (virtual)", "kW", 1, "Cooling power"),
+    Channel("SE", "Efficiency factor", "%", 1, "Efficiency factor"),
 )
 CHANNEL_BY_CODE: dict[str, Channel] = {c.code: c for c in CHANNELS}
 CHANNEL_COLUMNS: tuple[str, ...] = tuple(c.column for c in CHANNELS)
+FIRST_COLUMNS: tuple[str, ...] = tuple(c.first_column for c in CHANNELS)
+MEAN_COLUMNS: tuple[str, ...] = tuple(c.mean_column for c in CHANNELS)
+TEMPLATE_ORDER: tuple[Channel, ...] = tuple(sorted(CHANNELS, key=lambda c: c.code))
+"""The channels in the order of the template's columns (by code: CE, CP, EPS1, FS1, …, VS1)."""
 
 PROFILE_FILE_NAME = "profile.txt"
 

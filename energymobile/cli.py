@@ -27,7 +27,6 @@ from energymobile.stopping import Stopped, stop_on_signals
 DEMO_COHORTS = 4
 DELIVERY_FORMATS = ("tsv", "csv", "jsonl")
 """energymobile.ingest.formats' names (kept here so `--help` does not import polars; tested)."""
-PROJECT_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
 DEBUG_HELP = "on a failure, also print the traceback"
 STOPPED_BY_SIGNAL = 128
 """Exit statuses above this one say the command was stopped by signal (status - 128)."""
@@ -83,7 +82,6 @@ def _parser() -> argparse.ArgumentParser:
         help="materialize the chain for cohorts through Dagster, then the combined CSV once",
     )
     _add_range_arguments(back)
-    back.add_argument("--statistic", choices=("mean", "first"), default="mean")
     back.add_argument(
         "--netcdf",
         action="store_true",
@@ -180,22 +178,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def ensure_dagster_home(settings: Settings) -> Path:
-    """Use DAGSTER_HOME if set; otherwise our default beside the data, configured with the
-    project's dagster.yaml (run limits per cohort), so `make dev` shares it with the CLI.
-    Returns the folder itself; DAGSTER_HOME may name a link to it (dagster_home.py)."""
+    """Use DAGSTER_HOME if set; otherwise our default beside the data. A home without a
+    dagster.yaml gets the package's own (energymobile/instance: run limits per cohort), so
+    `make dev` shares it with the CLI. Returns the folder itself; DAGSTER_HOME may name a
+    link to it (dagster_home.py)."""
+    from energymobile.instance import ensure_instance_yaml
+
     if not os.environ.get("DAGSTER_HOME"):
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(usable_path(home))  # a link if the path holds '?' or '%'
-    config = home / "dagster.yaml"
     with setting_up(home):  # one CLI at a time: a new home's tables are created once
-        if not config.exists():
-            config.write_text(
-                PROJECT_DAGSTER_YAML.read_text()
-                if PROJECT_DAGSTER_YAML.exists()
-                else "telemetry:\n  enabled: false\n"
-            )
+        ensure_instance_yaml(home)
     return home
 
 
@@ -221,12 +216,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
     with dg.DagsterInstance.get() as instance:
         outcomes = materialize_cohorts(
-            keys,
-            settings=settings,
-            instance=instance,
-            statistic=args.statistic,
-            on_done=report,
-            on_note=note,
+            keys, settings=settings, instance=instance, on_done=report, on_note=note
         )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
@@ -264,9 +254,7 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"energymobile demo: {args.cohorts} cohorts on the embedded default", flush=True)
     _generate(args)
     return _backfill(
-        argparse.Namespace(
-            first=None, to=None, cohorts=args.cohorts, statistic="mean", debug=args.debug
-        )
+        argparse.Namespace(first=None, to=None, cohorts=args.cohorts, debug=args.debug)
     )
 
 

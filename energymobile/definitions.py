@@ -1,30 +1,42 @@
-"""The one entry point: `dagster dev` (via workspace.yaml), the CLI and the tests load `defs`."""
+"""The code location: what Dagster (`dg dev`, the code server), `dg check defs`, the CLI and the
+tests load. pyproject.toml's [tool.dg] names this module; nothing else declares it.
+
+Two halves, as in Dagster's project layout:
+- the wiring, the same in every deployment (assets, checks, jobs, the automation sensor), is
+  discovered from the defs folder `energymobile/defs/` by Dagster's loader;
+- the deployment, built here from `Settings` and nowhere else: the resources (which warehouse,
+  object store and landing; where the values between steps live), the sensors and checks that
+  take a setting, and the executor.
+
+`defs` is the location for the environment's settings; `build_definitions(settings)` builds it
+for any other (the CLI's backfill, the tests).
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
-from energymobile.defs.assets import (
-    hourly_readings,
-    mysql_tables,
-    profile_merged,
-    raw_logs,
-    s3_historical_csv,
-)
-from energymobile.defs.automation import build_automation_sensor
-from energymobile.defs.checks import STORED_CHECKS
-from energymobile.defs.combined_export import combined_csv
-from energymobile.defs.freshness import (
-    build_export_freshness_checks,
-    build_freshness_sensor,
-    freshness_check_keys,
+import energymobile
+import energymobile.defs
+from energymobile.defs.freshness import build_export_freshness_checks, build_freshness_sensor
+from energymobile.defs.jobs import (
+    COHORT_JOB,
+    COMBINED_JOB,
+    NETCDF_JOB,
+    cohort_pipeline,
+    combined_export,
+    netcdf_export,
 )
 from energymobile.defs.landing_sensor import build_landing_sensor
-from energymobile.defs.netcdf_export import netcdf_arrays
 from energymobile.settings import DATABASE_URL_VAR, Settings
+from energymobile.storage.intermediates import IntermediatesIOManager
 from energymobile.storage.io_managers import (
     ArchiveIOManager,
     HistoricalCsvIOManager,
@@ -37,40 +49,60 @@ from energymobile.storage.resources import (
     WarehouseResource,
 )
 
-COHORT_JOB = "cohort_pipeline"
-NETCDF_JOB = "netcdf_export"
-COMBINED_JOB = "combined_export"
+__all__ = [
+    "COHORT_JOB",
+    "COMBINED_JOB",
+    "NETCDF_JOB",
+    "build_definitions",
+    "build_resources",
+    "cohort_pipeline",
+    "combined_export",
+    "defs",
+    "discovered_definitions",
+    "intermediates_store",
+    "netcdf_export",
+]
 
-cohort_pipeline = dg.define_asset_job(
-    COHORT_JOB,
-    # The freshness checks judge every cohort at once; their own sensor runs them. The
-    # netCDF export re-reads the whole archive (~13 s a full cohort, twice the load itself),
-    # so it has its own job and automation, and never delays the hourly tables. The combined
-    # CSV covers every cohort: rebuilt once after many cohorts (its own job), not in each.
-    selection=dg.AssetSelection.all()
-    - dg.AssetSelection.checks(*freshness_check_keys())
-    - dg.AssetSelection.assets(netcdf_arrays, combined_csv),
-    description="The load of one cohort, raw files to the archive, the warehouse and the "
-    "cohort's CSV, with checks.",
-)
+INTERMEDIATE_PREFIX = "intermediate"
+"""Where the values between steps live, under the object store's prefix (S3) or the home."""
 
-netcdf_export = dg.define_asset_job(
-    NETCDF_JOB,
-    selection=dg.AssetSelection.assets(netcdf_arrays),
-    description="One cohort's full-resolution netCDF file, from its archive (raw_archive).",
-)
 
-combined_export = dg.define_asset_job(
-    COMBINED_JOB,
-    selection=dg.AssetSelection.assets(combined_csv),
-    description="oil-well-data-all-historical.csv rebuilt from every cohort's CSV, checked "
-    "against the warehouse.",
-)
+@functools.cache
+def discovered_definitions() -> dg.Definitions:
+    """Every definition in the defs folder, found by Dagster's defs-folder loader.
+
+    The loader is given the package's own folder: `dg.load_from_defs_folder` finds the folder
+    through pyproject.toml, which an installed wheel does not have (it fails there with "Could
+    not find config file"), and the wheel is the product."""
+    package_parent = Path(energymobile.__file__).parent.parent  # the checkout or site-packages
+    with warnings.catch_warnings():
+        # The loader calls load_definitions_from_module, marked preview (Dagster 1.13).
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        tree = dg.ComponentTree.from_module(
+            defs_module=energymobile.defs, project_root=package_parent
+        )
+        return tree.build_defs()
+
+
+def intermediates_store(settings: Settings, s3: S3Resource) -> ObjectStoreResource:
+    """Where raw_logs, hourly_readings and profile_merged keep the values the next step reads.
+
+    With an S3 object store: in S3, under `<prefix>/intermediate/`, so a run on any host (a
+    process, container or pod per run, as Dagster runs in production) reads what an earlier run
+    wrote: re-materializing profile_merged alone finds hourly_readings there. Otherwise (the
+    embedded default, one host): `$ENERGYMOBILE_HOME/intermediate` on the local disk. Either way
+    each value is written whole (storage/intermediates.py)."""
+    if urlsplit(settings.object_store).scheme == "s3":
+        url = f"{settings.object_store.rstrip('/')}/{INTERMEDIATE_PREFIX}"
+    else:
+        url = str(settings.home / INTERMEDIATE_PREFIX)  # a plain path: no URL quoting
+    return ObjectStoreResource(url=url, s3=s3)
 
 
 def build_resources(settings: Settings) -> dict[str, object]:
-    """Resources for a deployment. The database URL (which may carry a password) is passed as
-    an EnvVar when it comes from the environment, so Dagster never displays or stores it."""
+    """Resources for a deployment, chosen from its settings here and nowhere else: no asset
+    knows where it runs. The database URL (which may carry a password) is passed as an EnvVar
+    when it comes from the environment, so Dagster never displays or stores it."""
     database_url: str | dg.EnvVar = (
         dg.EnvVar(DATABASE_URL_VAR) if os.environ.get(DATABASE_URL_VAR) else settings.database_url
     )
@@ -85,36 +117,26 @@ def build_resources(settings: Settings) -> dict[str, object]:
         "archive_io_manager": ArchiveIOManager(object_store=object_store),
         "warehouse_io_manager": WarehouseIOManager(warehouse=warehouse),
         "historical_csv_io_manager": HistoricalCsvIOManager(object_store=object_store),
-        "io_manager": dg.FilesystemIOManager(base_dir=str(settings.home / "intermediate")),
+        "io_manager": IntermediatesIOManager(store=intermediates_store(settings, s3)),
     }
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Assets, checks, the three jobs (cohort, netCDF, combined CSV) and the three sensors
-    (landing, automation, freshness), all on by default. Runs execute in process: the chain
-    is sequential, and the multiprocess executor's start-up (~8 s a run here) would dominate
-    a small cohort."""
+    """The defs folder's wiring with this deployment's resources, the landing and freshness
+    sensors and the freshness checks (which take settings), all sensors on by default. Runs
+    execute in process: the chain is sequential, and the multiprocess executor's start-up (~8 s
+    a run here) would dominate a small cohort."""
     freshness_checks = build_export_freshness_checks(settings.export_due_days)
-    return dg.Definitions(
-        assets=[
-            raw_logs,
-            hourly_readings,
-            profile_merged,
-            mysql_tables,
-            s3_historical_csv,
-            combined_csv,
-            netcdf_arrays,
-        ],
-        asset_checks=[*STORED_CHECKS, freshness_checks],
-        jobs=[cohort_pipeline, netcdf_export, combined_export],
+    deployment = dg.Definitions(
+        asset_checks=[freshness_checks],
         sensors=[
-            build_landing_sensor(cohort_pipeline),
-            build_automation_sensor(),
+            build_landing_sensor(cohort_pipeline, settle_seconds=settings.landing_settle_seconds),
             build_freshness_sensor(freshness_checks),
         ],
         resources=build_resources(settings),
         executor=dg.in_process_executor,
     )
+    return dg.Definitions.merge(discovered_definitions(), deployment)
 
 
 defs = build_definitions(Settings.from_env())

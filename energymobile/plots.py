@@ -28,27 +28,32 @@ LINE_COLOR = "#4f43dd"
 def hourly_series_png(
     frame: pd.DataFrame, *, title: str, codes: Sequence[str] = PLOTTED_CODES
 ) -> bytes:
-    """One small panel per channel against `date_time`, stacked with a shared time axis.
+    """One small panel per channel (its cycle means) against `date_time`, stacked with a shared
+    time axis.
 
     Channels absent from the frame are left out; a frame without rows still gives a (blank)
     picture, so a metadata entry never breaks a materialization.
     """
-    present = [c for c in codes if CHANNEL_BY_CODE[c].column in frame.columns] or list(codes[:1])
+    present = [c for c in codes if CHANNEL_BY_CODE[c].mean_column in frame.columns] or list(
+        codes[:1]
+    )
     figure = Figure(figsize=(WIDTH_INCHES, 0.5 + PANEL_INCHES * len(present)), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(present), 1, sharex=True, squeeze=False)[:, 0]
     times = pd.to_datetime(frame["date_time"]) if "date_time" in frame else pd.Series([])
     for ax, code in zip(axes, present, strict=True):
         channel = CHANNEL_BY_CODE[code]
-        if channel.column in frame and len(frame):
+        if channel.mean_column in frame and len(frame):
             ax.plot(
                 times,
-                frame[channel.column].astype(float),
+                frame[channel.mean_column].astype(float),
                 color=LINE_COLOR,
                 linewidth=0.7,
                 antialiased=False,
             )
-        ax.set_ylabel(f"{code}\n{channel.unit}", fontsize=7, rotation=0, ha="right", va="center")
+        ax.set_ylabel(
+            f"{code} mean\n{channel.unit}", fontsize=7, rotation=0, ha="right", va="center"
+        )
         ax.tick_params(labelsize=6)
         ax.grid(True, linewidth=0.3, alpha=0.5)
     axes[0].set_title(title, fontsize=8)

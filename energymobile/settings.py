@@ -38,6 +38,7 @@ OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
 MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
 POOL_WAIT_VAR = "ENERGYMOBILE_POOL_WAIT_SECONDS"
+LANDING_SETTLE_VAR = "ENERGYMOBILE_LANDING_SETTLE_SECONDS"
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
 Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to boto3."""
@@ -46,6 +47,11 @@ DEFAULT_MAX_SHORTFALL_HOURS = 24
 DEFAULT_EXPORT_DUE_DAYS = 7
 DEFAULT_POOL_WAIT_SECONDS = 1800
 """How long the CLI waits for a pool slot (the combined CSV's rebuild) held by a live run."""
+
+DEFAULT_LANDING_SETTLE_SECONDS = 30
+"""How long a drop without a `_SUCCESS` marker must stay unchanged before it is loaded; how
+this default was chosen: docs/automation.md, "How long to wait"."""
+MAX_LANDING_SETTLE_SECONDS = 24 * 3600
 
 _WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*")
 T = TypeVar("T")
@@ -71,6 +77,7 @@ class Settings:
     aws_region: str | None = None
     """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
     pool_wait_seconds: int = DEFAULT_POOL_WAIT_SECONDS
+    landing_settle_seconds: int = DEFAULT_LANDING_SETTLE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +114,11 @@ class Settings:
             pool_wait_seconds=read(
                 POOL_WAIT_VAR, _whole_number("seconds", 600), DEFAULT_POOL_WAIT_SECONDS
             ),
+            landing_settle_seconds=read(
+                LANDING_SETTLE_VAR,
+                lambda _var, value: landing_settle_seconds(value),
+                DEFAULT_LANDING_SETTLE_SECONDS,
+            ),
         )
         if problems:
             raise SettingsError(problems)
@@ -123,8 +135,26 @@ class Settings:
             f"database_url={redact_url(self.database_url)!r}, "
             f"object_store={self.object_store!r}, max_shortfall_hours={self.max_shortfall_hours},"
             f" export_due_days={self.export_due_days}, aws_region={self.aws_region!r}, "
-            f"pool_wait_seconds={self.pool_wait_seconds})"
+            f"pool_wait_seconds={self.pool_wait_seconds}, "
+            f"landing_settle_seconds={self.landing_settle_seconds})"
         )
+
+
+def landing_settle_seconds(raw: str | None) -> int:
+    """ENERGYMOBILE_LANDING_SETTLE_SECONDS: whole seconds from 0 to a day; unset or empty is
+    the default. Anything else is refused with a message saying what is expected."""
+    if raw is None or not raw.strip():
+        return DEFAULT_LANDING_SETTLE_SECONDS
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LANDING_SETTLE_SECONDS:
+        raise SettingsError(
+            [
+                f"{LANDING_SETTLE_VAR}={raw!r}: expected whole seconds from 0 to "
+                f"{MAX_LANDING_SETTLE_SECONDS} (how long a drop without a _SUCCESS marker must "
+                f"stay unchanged before it is loaded; default {DEFAULT_LANDING_SETTLE_SECONDS})"
+            ]
+        )
+    return int(text)
 
 
 def sqlite_url(path: Path) -> str:

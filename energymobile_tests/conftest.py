@@ -20,11 +20,21 @@ pytest_plugins = [
     "energymobile_tests.fixtures.postgres",
     "energymobile_tests.fixtures.s3",
     "energymobile_tests.fixtures.dagster_dev",
+    "energymobile_tests.fixtures.wheel",
 ]
 
 KINDS = ("unit", "integration", "ui")
 NOT_FOR_UNIT_TESTS = frozenset(
-    {"mariadb", "postgres", "moto_s3", "dagster_dev", "materialize", "generate", "s3_drop"}
+    {
+        "mariadb",
+        "postgres",
+        "moto_s3",
+        "dagster_dev",
+        "materialize",
+        "generate",
+        "s3_drop",
+        "installed_wheel",
+    }
 )
 """Fixtures that start a server, run Dagster or generate cohorts: not for a unit test."""
 

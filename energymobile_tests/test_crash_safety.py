@@ -15,7 +15,6 @@ SIGINT and SIGTERM.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -30,10 +29,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from energymobile.cohorts import cohort_keys
+from energymobile.instance import ensure_instance_yaml
 from energymobile.settings import Settings
 from energymobile.storage.exports import COMBINED_KEY
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.fault_proxy import FaultProxy
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.s3 import MotoS3
@@ -101,8 +100,7 @@ class Backfills:
     def initialize(self) -> None:
         """Create the Dagster home's storage before any backfill, so that this test's own
         reads of it never race a backfill creating it."""
-        self.dagster_home.mkdir()
-        shutil.copy(REPO_ROOT / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        ensure_instance_yaml(self.dagster_home)
         with self.instance():
             pass
 

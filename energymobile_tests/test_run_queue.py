@@ -1,4 +1,4 @@
-"""Concurrency through the real run queue: `dagster dev` with the repository's dagster.yaml.
+"""Concurrency through the real run queue: `dg dev` with the package's dagster.yaml.
 
 Two runs of the same cohort never run at once (tag limit on `dagster/partition`), while a run
 of another cohort runs beside them. Runs are launched through the webserver's GraphQL API,

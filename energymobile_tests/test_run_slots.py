@@ -8,7 +8,6 @@ ran and ended); a live one names this test's own process.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import psutil
 import pytest
 
 from energymobile import run_slots
+from energymobile.instance import ensure_instance_yaml
 from energymobile.run_slots import (
     HOST_TAG,
     PID_TAG,
@@ -30,7 +30,6 @@ from energymobile.run_slots import (
     owner_tags,
     pool_slots,
 )
-from energymobile_tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -41,8 +40,7 @@ STEP = "combined_csv"
 @pytest.fixture
 def instance(tmp_path: Path) -> Iterator[dg.DagsterInstance]:
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    ensure_instance_yaml(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         # The pool's limit (dagster.yaml's default_limit, 1), set as a first claim would.
         assert instance.event_log_storage.initialize_concurrency_limit_to_default(POOL)

@@ -17,19 +17,21 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
 
+from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.sample.generate import generate_cohort
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
-from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.dagster_dev import DagsterDev
 from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.run_timeline import Timeline, load_timeline
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 # The timeout is a backstop: start (90) + load (90) + automation (120) + UI.
@@ -76,6 +78,7 @@ CONDITIONS = {
     "raw_logs": None,  # the landing sensor requests it
     "raw_archive": None,  # written with raw_logs
     COMBINED: "once_exports_settle",
+    "netcdf_arrays": "follows_archive",
 }
 DELIVERY_RULES = (
     "equal_row_counts",
@@ -99,7 +102,7 @@ def warehouse_rows(dev: DagsterDev, key: str) -> int:
 
 LANDING_RUNS = """
 { runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: "landing_sensor"}]})
-    { ... on Runs { results { jobName status tags { key value } } } } }
+    { ... on Runs { results { runId jobName status tags { key value } } } } }
 """
 
 
@@ -107,13 +110,22 @@ def landing_runs(dev: DagsterDev) -> list[dict[str, Any]]:
     return dev.graphql(LANDING_RUNS)["runsOrError"]["results"]
 
 
+@dataclass(frozen=True)
+class Dropped:
+    seconds: float
+    """From the start of the drop until the test saw its rows, CSV and finished run."""
+    timeline: Timeline
+    """Where the time went, from Dagster's own records."""
+
+
 @pytest.fixture(scope="module")
-def dropped_cohort(dagster_dev: DagsterDev) -> float:
-    """Drop a cohort (and a misnamed folder) while dagster dev runs; seconds until its rows are
-    in the warehouse, its CSV in the object store and the sensor's run has finished."""
+def dropped_cohort(dagster_dev: DagsterDev) -> Dropped:
+    """Drop a cohort (and a misnamed folder) while dagster dev runs; how long until its rows
+    are in the warehouse, its CSV in the object store and the sensor's run has finished."""
     started = time.monotonic()
     (dagster_dev.landing / "logs" / MISNAMED).mkdir(parents=True)
-    generate_cohort(dagster_dev.landing, KEY, cycles=SHORT_CYCLES)
+    folder = generate_cohort(dagster_dev.landing, KEY, cycles=SHORT_CYCLES)
+    written = max(p.stat().st_mtime for p in folder.iterdir())
     store = open_object_store(dagster_dev.settings.object_store)
 
     def loaded() -> bool:
@@ -125,6 +137,8 @@ def dropped_cohort(dagster_dev: DagsterDev) -> float:
 
     wait_for(f"cohort {KEY} loaded", loaded, LOAD_TIMEOUT_S, dagster_dev.log_tail)
     seconds = time.monotonic() - started
+    [run] = landing_runs(dagster_dev)
+    timeline = load_timeline(dagster_dev, run["runId"], written, "landing_sensor")
     # Neither the netCDF file nor the combined CSV is part of the load's job: the automation
     # sensor requests them once the run has archived and exported the cohort.
     wait_for(
@@ -133,7 +147,7 @@ def dropped_cohort(dagster_dev: DagsterDev) -> float:
         AUTOMATION_TIMEOUT_S,
         dagster_dev.log_tail,
     )
-    return seconds
+    return Dropped(seconds, timeline)
 
 
 def test_dagster_yaml_and_its_production_variant_are_valid(tmp_path: Path):
@@ -142,15 +156,16 @@ def test_dagster_yaml_and_its_production_variant_are_valid(tmp_path: Path):
     from dagster._core.instance.config import dagster_instance_config
 
     home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    ensure_instance_yaml(home)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         queue = instance.get_concurrency_config().run_queue_config
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
     per_cohort = {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}}
     assert {**per_cohort, "limit": 1} in queue.tag_concurrency_limits
 
-    config, _ = dagster_instance_config(str(REPO_ROOT), "dagster.production.yaml")
+    production = tmp_path / "production"
+    ensure_instance_yaml(production, PRODUCTION)
+    config, _ = dagster_instance_config(str(production))
     assert "postgres" in config["storage"]
     assert {**per_cohort, "limit": 1} in config["concurrency"]["runs"]["tag_concurrency_limits"]
 
@@ -169,7 +184,11 @@ def test_a_dropped_cohort_is_loaded_with_no_click(dagster_dev: DagsterDev, dropp
     assert (run["jobName"], run["status"]) == ("cohort_pipeline", "SUCCESS")
     assert tags["dagster/partition"] == KEY
     assert tags["dagster/run_key"] == f"{KEY}:{tags['energymobile/landing_fingerprint']}"
-    print(f"\ndropped cohort loaded to the CSV in {dropped_cohort:.0f} s")
+    settle = dagster_dev.settings.landing_settle_seconds
+    print(
+        f"\ndropped cohort loaded to the CSV in {dropped_cohort.seconds:.1f} s as the test saw "
+        f"it (settle time {settle} s)\n" + dropped_cohort.timeline.report("Dagster's records")
+    )
 
 
 ASSET_GRAPH = """

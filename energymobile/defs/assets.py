@@ -7,19 +7,28 @@ reductions, then frames of one row per cycle. The gigabytes of text are read onc
 which compresses them for raw_archive as it goes.
 """
 
-from typing import Literal
+import warnings
 
 import dagster as dg
 import pandas as pd
 
-from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import cohort_window
 from energymobile.defs import checks
 from energymobile.defs.automation import eager_any_cohort
+from energymobile.defs.frame_types import (
+    EXPORT_DTYPES,
+    HOURLY_DTYPES,
+    PROFILE_MERGED_DTYPES,
+    ExportFrame,
+    HourlyReadingsFrame,
+    ProfileMergedFrame,
+    column_schema,
+)
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
-from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
+from energymobile.ingest.hourly import hourly_frame, merge_profile
+from energymobile.provenance import drop_fingerprint
 from energymobile.storage.archive import ArchiveSpool, CompressedDelivery, archive_prefix
 from energymobile.storage.resources import CohortRulesResource, LandingResource
 from energymobile.storage.retry import WAREHOUSE_LOAD_RETRY
@@ -61,10 +70,11 @@ def raw_logs(
     hand its compressed files on as raw_archive only if all of them pass."""
     key = context.partition_key
     source = landing.open()
+    listing = source.list_cohort(key)  # before reading: a file changed meanwhile shows later
     with ArchiveSpool() as spool:
         delivery = read_delivery(
             key,
-            available=source.list_cohort(key).keys(),
+            available=listing.keys(),
             read=lambda name: source.read_cohort_file(key, name),
             read_profile_bytes=source.read_profile,
             on_valid=spool.add,
@@ -91,16 +101,22 @@ def raw_logs(
     if failed:
         context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
         return
-    yield dg.Output(
-        CompressedDelivery(key, delivery.receipts, compressed),
-        output_name="raw_archive",
-        metadata={"prefix": archive_prefix(key)},
+    archived = CompressedDelivery(
+        key, delivery.receipts, compressed, landing_fingerprint=drop_fingerprint(listing)
     )
-
-
-class HourlyReadingsConfig(dg.Config):
-    statistic: Literal["mean", "first"] = "mean"
-    """Each cycle's mean (default) or its first sample (reproduces the scientists' template)."""
+    with warnings.catch_warnings():  # Output's data_version is marked beta in Dagster 1.13
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        # The delivery id: automation tells a new delivery from the same one archived again.
+        archive_output = dg.Output(
+            archived,
+            output_name="raw_archive",
+            metadata={
+                "prefix": archive_prefix(key),
+                "landing_fingerprint": archived.landing_fingerprint,
+            },
+            data_version=dg.DataVersion(archived.delivery),
+        )
+    yield archive_output
 
 
 @dg.asset(
@@ -109,16 +125,15 @@ class HourlyReadingsConfig(dg.Config):
     owners=OWNERS,
     kinds={"pandas"},
     automation_condition=eager_any_cohort(),
+    dagster_type=HourlyReadingsFrame,
+    metadata={"dagster/column_schema": column_schema(HOURLY_DTYPES)},
 )
-def hourly_readings(
-    context: dg.AssetExecutionContext, config: HourlyReadingsConfig, raw_logs: Delivery
-):
-    """One row per cycle (one hour): cohort, cycle, date_time, cumulative_minutes and the
-    17 sensors (ps1 … se), each the cycle's mean or first sample."""
-    frame = hourly_frame(context.partition_key, raw_logs.cycles, config.statistic)
-    return dg.MaterializeResult(
-        value=frame, metadata=frame_metadata(frame) | {"statistic": config.statistic}
-    )
+def hourly_readings(context: dg.AssetExecutionContext, raw_logs: Delivery):
+    """One row per cycle (one hour): cohort, cycle, date_time, cumulative_minutes, then each of
+    the 17 sensors' first sample of the cycle (ps1_first … se_first: the template's values) and
+    the mean of its samples (ps1_mean … se_mean). Both, always: no setting chooses."""
+    frame = hourly_frame(context.partition_key, raw_logs.cycles)
+    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
 
 
 @dg.asset(
@@ -127,6 +142,8 @@ def hourly_readings(
     owners=OWNERS,
     kinds={"pandas"},
     automation_condition=eager_any_cohort(),
+    dagster_type=ProfileMergedFrame,
+    metadata={"dagster/column_schema": column_schema(PROFILE_MERGED_DTYPES)},
 )
 def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
     """The hourly rows with the condition profile of the same cycle: cooler, valve, pump
@@ -153,12 +170,7 @@ def mysql_tables(
     sensors and condition codes, `cohorts` with source checksums) and the flat view
     `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction,
     retried on a transient database error (storage/retry.py)."""
-    load = CohortLoad(
-        key=context.partition_key,
-        frame=profile_merged,
-        statistic=profile_merged.attrs[STATISTIC_ATTR],
-        receipts=raw_logs.receipts,
-    )
+    load = CohortLoad(key=context.partition_key, frame=profile_merged, receipts=raw_logs.receipts)
     start, end = cohort_window(load.key)
     return dg.MaterializeResult(
         value=load,
@@ -179,12 +191,17 @@ def mysql_tables(
     kinds={"s3", "csv", "parquet"},
     io_manager_key="historical_csv_io_manager",
     automation_condition=eager_any_cohort(),
+    ins={"mysql_tables": dg.AssetIn(dagster_type=ExportFrame)},
+    dagster_type=ExportFrame,
+    metadata={"dagster/column_schema": column_schema(EXPORT_DTYPES)},
 )
 def s3_historical_csv(mysql_tables: pd.DataFrame):
-    """The scientists' file: the cohort's rows read back from `oil_well_hourly` (so the CSV and
-    the warehouse cannot disagree), written to
-    `oil-well-data-all-historical/cohort=<key>/data.csv` with a Parquet twin. The combined
-    file over all cohorts is the asset combined_csv."""
+    """The scientists' files: the cohort's rows read back from `oil_well_hourly` (so the files
+    and the warehouse cannot disagree), written to
+    `oil-well-data-all-historical/cohort=<key>/data.csv` (the template's columns first, then
+    the keys, conditions and means) and to
+    `oil-well-data-all-historical-parquet/cohort=<key>/data.parquet`, with the data dictionary
+    beside them. The combined file over all cohorts is the asset combined_csv."""
     cohorts = ", ".join(sorted(mysql_tables["cohort"].astype(str).unique()))
     return dg.MaterializeResult(
         value=mysql_tables,
@@ -194,18 +211,10 @@ def s3_historical_csv(mysql_tables: pd.DataFrame):
 
 
 def frame_metadata(frame: pd.DataFrame) -> dict[str, object]:
-    """Row count, column schema and a preview of the first rows, for the UI."""
-    descriptions = {c.column: f"{c.quantity}, {c.unit}, {c.rate_hz} Hz" for c in CHANNELS}
-    descriptions |= {c.column: c.title for c in CONDITIONS}
-    schema = dg.TableSchema(
-        columns=[
-            dg.TableColumn(name=str(name), type=str(dtype), description=descriptions.get(name))
-            for name, dtype in frame.dtypes.items()
-        ]
-    )
+    """Row count, column schema (as materialized) and a preview of the first rows, for the UI."""
     return {
         "dagster/row_count": len(frame),
-        "dagster/column_schema": schema,
+        "dagster/column_schema": column_schema({str(n): str(t) for n, t in frame.dtypes.items()}),
         "preview": dg.MetadataValue.md(frame.head(PREVIEW_ROWS).to_markdown(index=False)),
     }
 

@@ -14,9 +14,9 @@ import time
 
 import dagster as dg
 
-from energymobile.defs.assets import OWNERS, s3_historical_csv
+from energymobile.defs.assets import OWNERS
 from energymobile.defs.automation import once_exports_settle
-from energymobile.storage.exports import rebuild_combined
+from energymobile.storage.exports import rebuild_combined, write_dictionary
 from energymobile.storage.resources import ObjectStoreResource
 
 COMBINED_CSV_POOL = "historical_csv"
@@ -28,7 +28,7 @@ file, and the later of two overlapping rebuilds must be the one that lands."""
     group_name="export",
     owners=OWNERS,
     kinds={"s3", "csv"},
-    deps=[dg.AssetDep(s3_historical_csv, partition_mapping=dg.AllPartitionMapping())],
+    deps=[dg.AssetDep("s3_historical_csv", partition_mapping=dg.AllPartitionMapping())],
     automation_condition=once_exports_settle(),
     pool=COMBINED_CSV_POOL,
 )
@@ -36,9 +36,12 @@ def combined_csv(object_store: ObjectStoreResource) -> dg.MaterializeResult:
     """`oil-well-data-all-historical.csv`: every exported cohort's rows in cohort order under
     one header, streamed from the cohort CSVs into one upload that replaces the previous file
     whole (a reader sees the old file or the new one). A cohort export that lands during the
-    rebuild makes it start over, so the file never goes back to an older export."""
+    rebuild makes it start over, so the file never goes back to an older export. The data
+    dictionary is written beside it."""
     started = time.perf_counter()
-    combined = rebuild_combined(object_store.open())
+    store = object_store.open()
+    combined = rebuild_combined(store)
+    dictionary = write_dictionary(store)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": combined.rows or 0,
@@ -50,6 +53,7 @@ def combined_csv(object_store: ObjectStoreResource) -> dg.MaterializeResult:
             "first_cohort": combined.cohorts[0] if combined.cohorts else "-",
             "last_cohort": combined.cohorts[-1] if combined.cohorts else "-",
             "rebuild_passes": combined.passes,
+            "dictionary_uri": dg.MetadataValue.path(dictionary.uri),
             "seconds": round(time.perf_counter() - started, 2),
         }
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from energymobile.defs.assets import OWNERS
-from energymobile.defs.automation import eager_any_cohort
+from energymobile.defs.automation import follows_archive
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.storage.archive import Archive
 from energymobile.storage.netcdf import export_cohort
@@ -28,7 +28,7 @@ PREVIEW_CHARS = 6000
     group_name="export",
     owners=OWNERS,
     kinds={"xarray", "netcdf"},
-    automation_condition=eager_any_cohort(),
+    automation_condition=follows_archive(),
 )
 def netcdf_arrays(object_store: ObjectStoreResource, raw_archive: Archive):
     """The scientists' full-resolution file: `netcdf/cohort=<key>.nc`, one variable per sensor

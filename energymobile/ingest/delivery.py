@@ -94,14 +94,39 @@ def read_delivery(
         )
     receipts: list[FileReceipt] = []
     cycles: dict[str, ChannelCycles] = {}
-    for part in fmt.read_channels(key, read, on_valid):
+    for part in fmt.read_channels(key, _listed(key, read), on_valid):
         receipts.append(part.receipt)
         cycles[part.channel.code] = part.cycles
         if on_table:
             on_table(part.channel, part.samples())
-    profile_bytes = read_profile_bytes()
+        del part  # its samples go before the next file's arrive
+    try:
+        profile_bytes = read_profile_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            PROFILE_PATH,
+            "missing: every cohort is read with the shared condition profile; deliver it as "
+            f"{PROFILE_PATH} in the landing",
+        ) from None
     profile_receipt, profile = read_profile(profile_bytes, file=PROFILE_PATH)
     receipts.append(profile_receipt)
     if on_valid:
         on_valid(PROFILE_FILE_NAME, profile_bytes)
     return Delivery(key, tuple(receipts), cycles, profile, fmt.name)
+
+
+def _listed(key: str, read: Callable[[str], bytes]) -> Callable[[str], bytes]:
+    """`read`, with a file that was listed but has gone named as the landing names it (not as
+    a bare FileNotFoundError with a path or URL of the reader's own)."""
+
+    def read_listed(name: str) -> bytes:
+        try:
+            return read(name)
+        except FileNotFoundError:
+            raise InputError(
+                cohort_file(key, name),
+                "missing: it was listed but is gone (removed or renamed while the cohort was "
+                "read?)",
+            ) from None
+
+    return read_listed

@@ -1,6 +1,14 @@
-"""The one error type for bad input: it always names the file, and the line and column if any."""
+"""The one error type for bad input: it always names the file, and the line and column if any.
+
+Messages quote a delivered file only through `excerpt`: a short, escaped excerpt of the
+offending token, never more (a file may hold anything, a credential among them).
+"""
 
 from __future__ import annotations
+
+EXCERPT_CHARS = 20
+"""The most characters of a delivered token a message shows: enough to recognise `n/a` or
+`68,039`, too few to carry a file's content along."""
 
 
 class InputError(ValueError):
@@ -29,3 +37,19 @@ class InputError(ValueError):
             if column is not None:
                 where += f":{column}"
         super().__init__(f"{where}: {message}")
+
+
+def excerpt(token: bytes | str, length: int | None = None) -> str:
+    """A token as messages show it: quoted, with control and non-ASCII characters escaped
+    (`'4\\xe97'`), cut to EXCERPT_CHARS characters and followed by `…` and the token's full
+    length if longer.
+
+    `length` is the token's full size when the caller passes only its start (a token of
+    megabytes is never copied whole just to be shown).
+    """
+    head = token[:EXCERPT_CHARS]
+    text = head.decode("latin-1") if isinstance(head, bytes) else head
+    size = len(token) if length is None else length
+    if size == len(text):
+        return ascii(text)
+    return f"{text!a}… ({size} characters)"

@@ -9,20 +9,19 @@ import pandas as pd
 
 from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import cohort_window
-from energymobile.ingest.reduce import ChannelCycles, Statistic
+from energymobile.ingest.reduce import ChannelCycles
 
 KEY_COLUMNS = ("cohort", "cycle", "date_time", "cumulative_minutes")
-STATISTIC_ATTR = "statistic"
-"""`frame.attrs` entry recording which reduction (mean or first) the sensor columns hold."""
 
 
-def hourly_frame(
-    key: str, cycles: Mapping[str, ChannelCycles], statistic: Statistic
-) -> pd.DataFrame:
-    """One row per cycle: cohort, cycle, date_time, cumulative_minutes, one column per channel.
+def hourly_frame(key: str, cycles: Mapping[str, ChannelCycles]) -> pd.DataFrame:
+    """One row per cycle: cohort, cycle, date_time, cumulative_minutes, then each channel's
+    first sample (`ps1_first` … `se_first`) and each channel's mean (`ps1_mean` … `se_mean`).
 
-    `date_time` is the cohort's midnight plus one hour per cycle (a cycle counts as an hour);
-    `cumulative_minutes` is 60 × cycle, as in the scientists' template.
+    Both statistics, always: a column's name says which it holds, so no setting can make two
+    cohorts disagree on what a column means. `date_time` is the cohort's midnight plus one hour
+    per cycle (a cycle counts as an hour); `cumulative_minutes` is 60 × cycle, as in the
+    scientists' template.
     """
     count = len(next(iter(cycles.values())).mean)
     start, _ = cohort_window(key)
@@ -36,13 +35,15 @@ def hourly_frame(
         }
     )
     for channel in CHANNELS:
-        frame[channel.column] = cycles[channel.code].values(statistic)
-    frame.attrs[STATISTIC_ATTR] = statistic
+        frame[channel.first_column] = cycles[channel.code].first
+    for channel in CHANNELS:
+        frame[channel.mean_column] = cycles[channel.code].mean
     return frame
 
 
 def merge_profile(hourly: pd.DataFrame, profile: np.ndarray) -> pd.DataFrame:
-    """Add the profile row of the same cycle: five codes and their documented descriptions.
+    """Add the profile row of the same cycle: the five codes, then their documented descriptions
+    (the flat view's order).
 
     Cycles beyond the profile's last row get nulls (the `profile_covers_cycles` check fails
     on them); an undocumented code gets a null description.
@@ -54,7 +55,8 @@ def merge_profile(hourly: pd.DataFrame, profile: np.ndarray) -> pd.DataFrame:
         available = min(rows, profile.shape[0])
         codes[:available] = profile[:available, col]
         merged[condition.column] = codes
+    for condition in CONDITIONS:
         merged[condition.description_column] = (
-            pd.Series(codes, dtype="Int64").map(condition.codes).astype("string")
+            merged[condition.column].map(condition.codes).astype("string")
         )
     return merged

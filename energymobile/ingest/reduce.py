@@ -6,16 +6,13 @@ import hashlib
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from energymobile.channels import PROFILE_FILE_NAME, Channel
-from energymobile.ingest.errors import InputError
-from energymobile.ingest.parse import Table, parse_table, sum_columns
-
-Statistic = Literal["mean", "first"]
-STATISTICS: tuple[Statistic, ...] = ("mean", "first")
+from energymobile.ingest.errors import InputError, excerpt
+from energymobile.ingest.parse import Table, parse_table, sum_columns, token_at
 
 
 @dataclass(frozen=True)
@@ -31,14 +28,12 @@ class FileReceipt:
 
 @dataclass(frozen=True)
 class ChannelCycles:
-    """One channel's per-cycle reductions: a value per cycle for each statistic."""
+    """One channel's per-cycle reductions: each cycle's mean and its first sample (both are
+    kept and exported; the template holds the first)."""
 
     code: str
     mean: np.ndarray
     first: np.ndarray
-
-    def values(self, statistic: Statistic) -> np.ndarray:
-        return self.mean if statistic == "mean" else self.first
 
 
 def reduce_cycles(code: str, table: Table) -> ChannelCycles:
@@ -117,19 +112,23 @@ def read_channel_table(
 
 
 PROFILE_COLUMNS = 5
+MAX_CODE = 2**53
+"""Condition codes are whole numbers; up to 2^53 every one is exact in the float64 the
+parser reads and in the int64 the profile is kept as (beyond int64, a cast would wrap)."""
 
 
 def read_profile(data: bytes, *, file: str = PROFILE_FILE_NAME) -> tuple[FileReceipt, np.ndarray]:
-    """profile.txt as an int64 (cycles × 5) matrix; every value must be a whole number."""
+    """profile.txt as an int64 (cycles × 5) matrix; every value must be a whole number, shown
+    as written in the file when it is not one (or too large to be a code)."""
     matrix = parse_table(data, file=file, columns=PROFILE_COLUMNS).to_numpy()
-    fractional = np.argwhere(matrix != np.round(matrix))
-    if fractional.size:
-        row, col = (int(i) for i in fractional[0])
-        raise InputError(
-            file,
-            f"{matrix[row, col]!r} is not a whole number: condition codes are integers",
-            line=row + 1,
-            column=col + 1,
-        )
+    bad = np.argwhere((matrix != np.round(matrix)) | (np.abs(matrix) > MAX_CODE))
+    if bad.size:
+        row, col = (int(i) for i in bad[0])
+        shown = excerpt(token_at(data, row + 1, col + 1))
+        if matrix[row, col] == np.round(matrix[row, col]):
+            reason = f"{shown} is beyond the range of a condition code (at most ±2^53)"
+        else:
+            reason = f"{shown} is not a whole number: condition codes are integers"
+        raise InputError(file, reason, line=row + 1, column=col + 1)
     receipt = receipt_for(PROFILE_FILE_NAME, data, matrix.shape[0], PROFILE_COLUMNS)
     return receipt, matrix.astype(np.int64)

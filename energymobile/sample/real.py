@@ -9,30 +9,15 @@ from importlib import resources
 import pandas as pd
 import zstandard
 
+from energymobile.channels import TEMPLATE_ORDER
+
 DATA = resources.files("energymobile.sample") / "data"
 REAL_CYCLES = 2205
 REAL_1HZ_CODES = ("CE", "CP", "SE", "TS1", "TS2", "TS3", "TS4", "VS1")
 
-TEMPLATE_COLUMNS: dict[str, str] = {
-    "Cooling efficiency": "CE",
-    "Cooling power": "CP",
-    "Motor power W": "EPS1",
-    "Volume flow l/min 1": "FS1",
-    "Volume flow l/min 2": "FS2",
-    "Pressure bar 1": "PS1",
-    "Pressure bar 2": "PS2",
-    "Pressure bar 3": "PS3",
-    "Pressure bar 4": "PS4",
-    "Pressure bar 5": "PS5",
-    "Pressure bar 6": "PS6",
-    "Efficiency factor": "SE",
-    "Temperature 1": "TS1",
-    "Temperature  2": "TS2",
-    "Temperature  3": "TS3",
-    "Temperature  4": "TS4",
-    " Vibration mm/s": "VS1",
-}
-"""The template's headers (odd spacing included, as delivered) and the channel each holds."""
+TEMPLATE_COLUMNS: dict[str, str] = {c.template_header: c.code for c in TEMPLATE_ORDER}
+"""The template's sensor headers (odd spacing included, as delivered) and the channel each holds,
+in the template's order (from energymobile.channels)."""
 
 
 @cache

@@ -26,10 +26,12 @@ import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 import zstandard
 
+from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.storage.object_store import ObjectStore, StoredObject
@@ -89,6 +91,9 @@ class CompressedDelivery:
     receipts: tuple[FileReceipt, ...]
     compressed: Mapping[str, bytes] = field(repr=False)
     """Delivered file name -> its zstd bytes."""
+    landing_fingerprint: str | None = None
+    """The landing listing the files were read from (energymobile.provenance), recorded in the
+    manifest so the landing sensor knows that drop is archived without reading it again."""
 
     @property
     def delivery(self) -> str:
@@ -118,10 +123,16 @@ def _legacy_archive_key(key: str, name: str) -> str:
 
 
 def archive_delivery(
-    store: ObjectStore, key: str, compressed: Mapping[str, bytes], receipts: Sequence[FileReceipt]
+    store: ObjectStore,
+    key: str,
+    compressed: Mapping[str, bytes],
+    receipts: Sequence[FileReceipt],
+    *,
+    landing_fingerprint: str | None = None,
 ) -> list[StoredObject]:
     """Store the compressed delivered files in the delivery's own folder, each with the
-    original's checksum as metadata, then the manifest that makes them the current archive."""
+    original's checksum as metadata, then the manifest that makes them the current archive
+    (and names the landing listing they were read from, when known)."""
     files = delivered_files(receipts)
     delivery = delivery_id(receipts)
     objects = {name: archive_key(key, name, delivery) for name in compressed}
@@ -140,6 +151,7 @@ def archive_delivery(
         "objects": objects,
         "stored_bytes": {name: len(data) for name, data in compressed.items()},
         "files": [r.__dict__ for r in receipts],
+        "landing_fingerprint": landing_fingerprint,
     }
     stored.append(store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2).encode()))
     return stored
@@ -162,6 +174,8 @@ class Archive:
     """Delivered file name -> the object holding it (zstd)."""
     stored_bytes: dict[str, int] = field(default_factory=dict)
     """Delivered file name -> bytes written to its object (not recorded by older archives)."""
+    landing_fingerprint: str | None = None
+    """The landing listing the delivery was read from (None: not recorded, older archives)."""
 
     def read(self, store: ObjectStore, name: str) -> bytes:
         """A delivered file's original bytes."""
@@ -181,4 +195,58 @@ def read_archive(store: ObjectStore, key: str) -> Archive:
         name: _legacy_archive_key(key, name) for name in delivered_files(receipts)
     }
     stored_bytes = {name: int(n) for name, n in manifest.get("stored_bytes", {}).items()}
-    return Archive(key, manifest.get("delivery", "legacy"), receipts, dict(objects), stored_bytes)
+    return Archive(
+        key,
+        manifest.get("delivery", "legacy"),
+        receipts,
+        dict(objects),
+        stored_bytes,
+        manifest.get("landing_fingerprint"),
+    )
+
+
+def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:
+    """Write the cohort's current archived delivery back into a landing folder as delivered
+    (`<landing>/logs/<key>/…`, `<landing>/profile/profile.txt`), each file checked against the
+    SHA-256 recorded when it was received; returns the files written.
+
+    How a cohort is re-derived without its original drop: restore it, then load it from there
+    (`ENERGYMOBILE_LANDING=<landing> energymobile backfill --from <key> --to <key>`), e.g. a
+    cohort loaded before warehouse revision 005, which holds one statistic only."""
+    archive = read_archive(store, key)
+    written = []
+    for name, receipt in delivered_files(archive.receipts).items():
+        data = archive.read(store, name)
+        if hashlib.sha256(data).hexdigest() != receipt.sha256:
+            raise ValueError(
+                f"{archive.objects[name]} does not decompress to the {name} received for cohort "
+                f"{key} (SHA-256 differs): not restored"
+            )
+        folder = landing / "profile" if name == PROFILE_FILE_NAME else landing / "logs" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        written.append(folder / name)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`python -m energymobile.storage.archive restore COHORT LANDING`: restore_delivery from
+    the object store of the environment (ENERGYMOBILE_OBJECT_STORE)."""
+    import argparse
+
+    from energymobile.settings import Settings
+    from energymobile.storage.object_store import open_object_store
+
+    parser = argparse.ArgumentParser(prog="python -m energymobile.storage.archive")
+    commands = parser.add_subparsers(dest="command", required=True)
+    restore = commands.add_parser("restore", help="write a cohort's archived delivery to a folder")
+    restore.add_argument("cohort")
+    restore.add_argument("landing", type=Path)
+    args = parser.parse_args(argv)
+    store = open_object_store(Settings.from_env().object_store)
+    for path in restore_delivery(store, args.cohort, args.landing):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

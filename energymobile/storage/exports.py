@@ -1,11 +1,16 @@
 """The scientists' files in the object store, their layout and format.
 
-- `raw/cohort=<key>/`: raw_logs' archive of each accepted delivery (archive.py).
-- `oil-well-data-all-historical/cohort=<key>/data.csv` (+ `data.parquet`): one cohort's flat
-  rows, a Hive-style layout that pandas, Athena and SageMaker read as one dataset.
+- `oil-well-data-all-historical/cohort=<key>/data.csv`: one cohort's rows, laid out as the
+  scientists' template (HourlyData.csv) and then the keys, conditions and means
+  (energymobile/dictionary.py says every column).
 - `oil-well-data-all-historical.csv`: every exported cohort, in key order, rebuilt by
   streaming the per-cohort files into one upload (never all of history in memory). It is the
   asset combined_csv, rebuilt once after any number of cohort exports, not by each.
+- `oil-well-data-all-historical-parquet/cohort=<key>/data.parquet`: the same rows typed, named
+  as in the warehouse's view, in a prefix of their own that holds nothing else, so pandas,
+  pyarrow, DuckDB and Athena read it as one Hive-partitioned dataset (`cohort` from the path).
+- `oil-well-data-all-historical-dictionary.csv`: the data dictionary, written with the exports.
+- `raw/cohort=<key>/`: raw_logs' archive of each accepted delivery (archive.py).
 """
 
 from __future__ import annotations
@@ -17,16 +22,47 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from energymobile.dictionary import (
+    CSV_COLUMNS,
+    CSV_HEADER,
+    DATE_FORMAT,
+    FLOAT,
+    INTEGER,
+    PARQUET_COLUMNS,
+    STRING,
+    TIMESTAMP,
+    dictionary_csv,
+)
 from energymobile.storage.object_store import ObjectStore, ObjectVersion, StoredObject
-from energymobile.storage.warehouse import FLAT_COLUMNS, FLAT_DTYPES, typed_flat_frame
+from energymobile.storage.warehouse import SENSOR_COLUMNS, typed_flat_frame
 
 HISTORICAL_PREFIX = "oil-well-data-all-historical"
 COMBINED_KEY = f"{HISTORICAL_PREFIX}.csv"
+PARQUET_PREFIX = f"{HISTORICAL_PREFIX}-parquet"
+DICTIONARY_KEY = f"{HISTORICAL_PREFIX}-dictionary.csv"
 _COHORT_CSV = re.compile(rf"{HISTORICAL_PREFIX}/cohort=([0-9-]+)/data\.csv")
 REBUILD_PASSES = 3
 """Rebuilds tried when cohort exports change while the combined file is written."""
 COUNT_CHUNK_ROWS = 100_000
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    INTEGER: pa.int64(),
+    FLOAT: pa.float64(),
+    STRING: pa.string(),
+    TIMESTAMP: pa.timestamp("ms"),
+}
+"""Each logical type as the Parquet files store it; timestamps in milliseconds, which Athena,
+Spark and DuckDB all read (nanoseconds are not)."""
+PARQUET_SCHEMA = pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in PARQUET_COLUMNS])
+_CSV_READ_DTYPES = {INTEGER: "int64", FLOAT: "float64", STRING: "string", TIMESTAMP: "string"}
+
+
+class IncompleteCohort(ValueError):
+    """A cohort whose rows lack a statistic (loaded before warehouse revision 005): exporting
+    it would leave cells empty, so it is re-derived from its archive first."""
 
 
 def cohort_csv_key(key: str) -> str:
@@ -34,23 +70,69 @@ def cohort_csv_key(key: str) -> str:
 
 
 def cohort_parquet_key(key: str) -> str:
-    return f"{HISTORICAL_PREFIX}/cohort={key}/data.parquet"
+    return f"{PARQUET_PREFIX}/cohort={key}/data.parquet"
+
+
+def require_both_statistics(frame: pd.DataFrame) -> None:
+    """Refuse rows missing a sensor value, naming the cohorts and columns and the way out."""
+    missing = [c for c in SENSOR_COLUMNS if frame[c].isna().any()]
+    if not missing:
+        return
+    cohorts = sorted(frame.loc[frame[missing].isna().any(axis=1), "cohort"].astype(str).unique())
+    raise IncompleteCohort(
+        f"cohort {', '.join(cohorts)} has no values in {', '.join(missing[:3])}"
+        f"{' …' if len(missing) > 3 else ''} ({len(missing)} columns): it was loaded before "
+        "warehouse revision 005 with one statistic only. Re-derive it from its archive "
+        "(docs/mysql.md, 'Revision 005'), then export it; nothing was written"
+    )
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Flat rows (the view's columns) laid out as the CSVs: the template's columns, then ours."""
+    columns = {}
+    for column in CSV_COLUMNS:
+        values = frame[column.source]
+        if column.type == TIMESTAMP:
+            values = values.dt.strftime(DATE_FORMAT)
+        columns[column.name] = values.to_numpy()
+    return pd.DataFrame(columns)
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame[list(FLAT_COLUMNS)].to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S").encode()
+    """The CSV of flat rows: the header line starts with the template's, byte for byte."""
+    body = csv_frame(frame).to_csv(index=False, header=False, lineterminator="\n")
+    return CSV_HEADER + body.encode()
 
 
-def write_cohort_export(store: ObjectStore, key: str, frame: pd.DataFrame) -> list[StoredObject]:
-    """The cohort's CSV and its Parquet twin, each replaced whole. The Parquet goes first:
-    the CSV is what the combined file and the IO manager read, so it changes last, and a
-    run that dies between the two leaves the CSV as it was (the re-run writes both)."""
-    parquet = io.BytesIO()
-    frame[list(FLAT_COLUMNS)].to_parquet(parquet, index=False)
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    """The Parquet file of flat rows: the view's columns less `cohort` (in the path)."""
+    table = pa.Table.from_pandas(
+        frame[[c.name for c in PARQUET_COLUMNS]], schema=PARQUET_SCHEMA, preserve_index=False
+    )
+    out = io.BytesIO()
+    pq.write_table(table, out)
+    return out.getvalue()
+
+
+def write_cohort_export(
+    store: ObjectStore, key: str, frame: pd.DataFrame
+) -> dict[str, StoredObject]:
+    """The cohort's CSV and its Parquet twin, each replaced whole, and the data dictionary.
+    The Parquet goes first: the CSV is what the combined file and the IO manager read, so it
+    changes last, and a run that dies between the two leaves the CSV as it was (the re-run
+    writes both). A cohort lacking a statistic is refused before anything is written.
+    Returns what was stored, by kind (csv, parquet, dictionary)."""
+    require_both_statistics(frame)
     rows = len(frame)
-    stored_parquet = store.put_bytes(cohort_parquet_key(key), parquet.getvalue(), rows=rows)
+    stored_parquet = store.put_bytes(cohort_parquet_key(key), parquet_bytes(frame), rows=rows)
     stored_csv = store.put_bytes(cohort_csv_key(key), csv_bytes(frame), rows=rows)
-    return [stored_csv, stored_parquet]
+    stored_dictionary = write_dictionary(store)
+    return {"csv": stored_csv, "parquet": stored_parquet, "dictionary": stored_dictionary}
+
+
+def write_dictionary(store: ObjectStore) -> StoredObject:
+    """The data dictionary beside the exports (the same bytes every time)."""
+    return store.put_bytes(DICTIONARY_KEY, dictionary_csv())
 
 
 def exported_cohorts(store: ObjectStore) -> list[str]:
@@ -65,7 +147,7 @@ def _cohort_csv_versions(store: ObjectStore) -> dict[str, ObjectVersion]:
 
 
 def csv_header() -> bytes:
-    return ",".join(FLAT_COLUMNS).encode() + b"\n"
+    return CSV_HEADER
 
 
 class ExportsChanged(RuntimeError):
@@ -193,12 +275,23 @@ class _ChunkStream(io.RawIOBase):
 
 
 def read_csv_export(data: bytes) -> pd.DataFrame:
-    """A cohort CSV (or the combined file) back as typed flat rows."""
+    """A cohort CSV (or the combined file) back as typed flat rows (the view's columns)."""
+    if not data.startswith(CSV_HEADER):
+        raise ValueError("not an export of today's columns: its header line differs")
+    names = [c.name for c in CSV_COLUMNS]
     frame = pd.read_csv(
         io.BytesIO(data),
-        dtype={k: v for k, v in FLAT_DTYPES.items()},
+        header=0,
+        names=names,
+        dtype={c.name: _CSV_READ_DTYPES[c.type] for c in CSV_COLUMNS},
         keep_default_na=False,
         na_values=[""],
         float_precision="round_trip",  # pandas' default parser can be off by an ulp
     )
-    return typed_flat_frame(frame)
+    flat = {}
+    for column in CSV_COLUMNS:
+        values = frame[column.name]
+        if column.type == TIMESTAMP:
+            values = pd.to_datetime(values, format=DATE_FORMAT)
+        flat.setdefault(column.source, values)
+    return typed_flat_frame(pd.DataFrame(flat))

@@ -43,7 +43,13 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: CompressedDelivery) -> None:
         store = self.object_store.open()
-        stored = archive_delivery(store, obj.key, obj.compressed, obj.receipts)
+        stored = archive_delivery(
+            store,
+            obj.key,
+            obj.compressed,
+            obj.receipts,
+            landing_fingerprint=obj.landing_fingerprint,
+        )
         source_bytes = sum(r.bytes for r in delivered_files(obj.receipts).values())
         archived_bytes = sum(len(data) for data in obj.compressed.values())
         context.add_output_metadata(
@@ -127,7 +133,8 @@ def object_metadata(prefix: str, stored: StoredObject) -> dict[str, object]:
 
 
 class HistoricalCsvIOManager(dg.ConfigurableIOManager):
-    """Writes each cohort's `oil-well-data-all-historical/cohort=<key>/data.csv` (+ Parquet);
+    """Writes each cohort's `oil-well-data-all-historical/cohort=<key>/data.csv`, its Parquet
+    twin under `oil-well-data-all-historical-parquet/` and the data dictionary;
     loads a cohort's CSV back as input. The combined file over all cohorts is its own asset
     (combined_csv), rebuilt once after any number of these."""
 
@@ -138,8 +145,8 @@ class HistoricalCsvIOManager(dg.ConfigurableIOManager):
         metadata: dict[str, object] = {}
         for key in context.asset_partition_keys:
             rows = obj[obj["cohort"] == key]
-            for stored in write_cohort_export(store, key, rows):
-                metadata |= object_metadata(stored.key.rsplit(".", 1)[-1], stored)
+            for kind, stored in write_cohort_export(store, key, rows).items():
+                metadata |= object_metadata(kind, stored)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:

@@ -44,7 +44,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.ddl import CreateView
 from sqlalchemy.types import CHAR, TypeEngine
 
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS
+from energymobile.channels import CONDITION_COLUMNS, FIRST_COLUMNS, MEAN_COLUMNS
 
 metadata = MetaData(
     naming_convention={
@@ -142,13 +142,24 @@ cohorts = Table(
     Column("window_start", UtcDateTime, nullable=False),
     Column("window_end", UtcDateTime, nullable=False),
     Column("row_count", Integer, nullable=False),
-    Column("statistic", String(8), nullable=False),
+    Column("statistic", String(8), nullable=False),  # STATISTICS_BOTH, or see below
     Column("source_sha256", CHAR(64), nullable=False),
     Column("loaded_at", UtcDateTime, nullable=False),
+    Column("delivery", CHAR(16), nullable=True),
     PrimaryKeyConstraint("cohort"),
     **MYSQL_TABLE_OPTIONS,
 )
-"""One row per loaded cohort (partition): its window and when it was loaded."""
+"""One row per loaded cohort (partition): its window, when it was loaded and from which
+delivery (`delivery`: the archive's delivery id, storage/archive.py; NULL for rows loaded
+before revision 006, whose delivery is worked out again from `cohort_files`).
+
+`statistic` says which of sensor_hourly's sensor columns the cohort's rows fill: `both` for every
+cohort loaded since revision 005; `mean` or `first` for a cohort loaded before it, whose rows
+hold only that statistic (the other columns NULL) until it is re-derived from its archive
+(docs/mysql.md, "Revision 005")."""
+
+STATISTICS_BOTH = "both"
+"""cohorts.statistic of a cohort whose rows hold both statistics (every load since 005)."""
 
 cohort_files = Table(
     "cohort_files",
@@ -204,8 +215,10 @@ sensor_hourly = Table(
     Column("cycle", Integer, nullable=False),
     Column("date_time", UtcDateTime, nullable=False),
     Column("cumulative_minutes", Integer, nullable=False),
-    *(Column(name, Double, nullable=False) for name in CHANNEL_COLUMNS),
     Column("profile_id", BigInteger, nullable=False),
+    # Nullable only for the cohorts loaded before revision 005 (cohorts.statistic); every load
+    # since writes both, and the loader refuses a missing value.
+    *(Column(name, Double, nullable=True) for name in (*FIRST_COLUMNS, *MEAN_COLUMNS)),
     PrimaryKeyConstraint("cohort", "cycle"),
     ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_sensor_hourly_cohort"),
     ForeignKeyConstraint(
@@ -216,7 +229,8 @@ sensor_hourly = Table(
     Index("ix_sensor_hourly_profile", "profile_id"),
     **MYSQL_TABLE_OPTIONS,
 )
-"""The fact table: one row per cohort and cycle (an hour), one column per channel."""
+"""The fact table: one row per cohort and cycle (an hour), two columns per channel: the cycle's
+first sample (`ps1_first`, the template's value) and the mean of its samples (`ps1_mean`)."""
 
 
 def _oil_well_hourly_query() -> Select:
@@ -233,7 +247,8 @@ def _oil_well_hourly_query() -> Select:
         h.c.cycle,
         h.c.date_time,
         h.c.cumulative_minutes,
-        *(h.c[name] for name in CHANNEL_COLUMNS),
+        *(h.c[name] for name in FIRST_COLUMNS),
+        *(h.c[name] for name in MEAN_COLUMNS),
         *(p.c[name] for name in CONDITION_COLUMNS),
         *(described[name].c.description.label(f"{name}_description") for name in CONDITION_COLUMNS),
     ).select_from(joined)

@@ -10,6 +10,7 @@ Errors name the warehouse by its redacted URL, never with the password.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -19,14 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from sqlalchemy import Connection, Engine, bindparam, create_engine, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, make_url, select
 from sqlalchemy.exc import DBAPIError
 
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
+from energymobile.channels import (
+    CONDITION_COLUMNS,
+    DESCRIPTION_COLUMNS,
+    FIRST_COLUMNS,
+    MEAN_COLUMNS,
+)
 from energymobile.cohorts import cohort_window
 from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.settings import redact_url
+from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import (
     BULK_METHODS,
     COPY,
@@ -43,6 +50,7 @@ from energymobile.storage.dialects import (
 from energymobile.storage.migrate import upgrade
 from energymobile.storage.schema import (
     PROFILE_RADIXES,
+    STATISTICS_BOTH,
     cohort_files,
     cohorts,
     condition_profiles,
@@ -56,7 +64,9 @@ COHORTS_TABLE = cohorts.name
 FILES_TABLE = cohort_files.name
 FLAT_VIEW = oil_well_hourly.name
 PROFILE_ID = "profile_id"
-LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *CHANNEL_COLUMNS, *CONDITION_COLUMNS)
+SENSOR_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, *MEAN_COLUMNS)
+"""Every sensor value of a row: each channel's first sample, then each channel's mean."""
+LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *SENSOR_COLUMNS, *CONDITION_COLUMNS)
 """What a cohort's load must hold: its rows with the five condition codes."""
 FACT_COLUMNS: tuple[str, ...] = tuple(sensor_hourly.c.keys())
 """The columns of sensor_hourly: the five codes are one key of condition_profiles."""
@@ -67,11 +77,12 @@ FLAT_DTYPES: dict[str, str] = {
     "cohort": "string",
     "cycle": "int64",
     "cumulative_minutes": "int64",
-    **{c: "float64" for c in CHANNEL_COLUMNS},
+    **{c: "float64" for c in SENSOR_COLUMNS},
     **{c: "int64" for c in CONDITION_COLUMNS},
     **{c: "string" for c in DESCRIPTION_COLUMNS},
 }
-"""Explicit types for reading back: ints stay ints, date_time is naive UTC datetime64."""
+"""Explicit types for reading back: ints stay ints, date_time is naive UTC datetime64; a
+statistic a cohort loaded before revision 005 lacks reads as NaN."""
 
 INSERT_BATCH_ROWS = 5000
 
@@ -88,12 +99,17 @@ class WarehouseError(RuntimeError):
 
 @dataclass(frozen=True)
 class CohortLoad:
-    """Everything one cohort's load writes: its flat rows and where they came from."""
+    """Everything one cohort's load writes: its flat rows (both statistics of every sensor)
+    and where they came from."""
 
     key: str
     frame: pd.DataFrame
-    statistic: str
     receipts: Sequence[FileReceipt]
+
+    @property
+    def delivery(self) -> str | None:
+        """The delivery these rows come from, as the archive names it (None: no receipts)."""
+        return delivery_id(self.receipts) if self.receipts else None
 
     @property
     def source_sha256(self) -> str:
@@ -124,6 +140,16 @@ class StoredHours:
     times: list[datetime]
 
 
+def _make_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder: with the default warehouse
+    ($ENERGYMOBILE_HOME/warehouse.sqlite) and an S3 object store nothing else creates the home.
+    A folder that cannot be made is left for SQLite to report."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        with contextlib.suppress(OSError):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 class Warehouse:
     def __init__(self, url: str, *, bulk: str | None = None) -> None:
         """`bulk` forces a bulk path (benchmarks and tests compare them); by default the
@@ -131,6 +157,7 @@ class Warehouse:
         if bulk is not None and bulk not in BULK_METHODS:
             raise ValueError(f"bulk must be one of {BULK_METHODS}, not {bulk!r}")
         self.url = url
+        _make_sqlite_folder(url)
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
         database = self.engine.url.database
         if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
@@ -185,9 +212,10 @@ class Warehouse:
                     "window_start": start,
                     "window_end": end,
                     "row_count": facts.height,
-                    "statistic": load.statistic,
+                    "statistic": STATISTICS_BOTH,
                     "source_sha256": load.source_sha256,
                     "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+                    "delivery": load.delivery,
                 },
             )
             if load.receipts:
@@ -234,6 +262,46 @@ class Warehouse:
             )
             return {key: int(n) for key, n in rows}
 
+    def cohorts_to_rederive(self) -> dict[str, str]:
+        """Cohort key -> the one statistic it holds, for every cohort loaded before revision
+        005 and not loaded since: re-derive each from its archive (docs/mysql.md)."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(cohorts.c.cohort, cohorts.c.statistic)
+                .where(cohorts.c.statistic != STATISTICS_BOTH)
+                .order_by(cohorts.c.cohort)
+            )
+            return {key: str(statistic) for key, statistic in rows}
+
+    def cohort_deliveries(self) -> dict[str, str | None]:
+        """Cohort key -> the delivery its rows come from, for every loaded cohort.
+
+        Rows loaded before revision 006 recorded none (NULL): theirs is worked out again from
+        the files the load recorded (`cohort_files`: the same names, sizes and SHA-256s the
+        archive's id is made of); None only for a load that recorded no files."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            recorded = dict(conn.execute(select(cohorts.c.cohort, cohorts.c.delivery)).all())
+            unknown = sorted(key for key, delivery in recorded.items() if delivery is None)
+            files: dict[str, list[FileReceipt]] = {key: [] for key in unknown}
+            if unknown:
+                rows = conn.execute(
+                    select(
+                        cohort_files.c.cohort,
+                        cohort_files.c.file_name,
+                        cohort_files.c.byte_count,
+                        cohort_files.c.row_count,
+                        cohort_files.c.sha256,
+                    ).where(cohort_files.c.cohort.in_(unknown))
+                )
+                for key, name, size, rows_, sha256 in rows:
+                    files[key].append(FileReceipt(name, int(size), int(rows_), 0, sha256))
+        return {
+            key: (delivery or (delivery_id(files[key]) if files.get(key) else None))
+            for key, delivery in recorded.items()
+        }
+
     def stored_hours(self, key: str) -> StoredHours:
         """What the warehouse holds of a cohort's hourly series, for the check that reads
         back a load: the row count its load recorded and its fact rows' cycles and hours."""
@@ -266,7 +334,7 @@ LOAD_SCHEMA: dict[str, pl.DataType] = {
     "cycle": pl.Int64(),
     "date_time": pl.Datetime("us"),
     "cumulative_minutes": pl.Int64(),
-    **{c: pl.Float64() for c in CHANNEL_COLUMNS},
+    **{c: pl.Float64() for c in SENSOR_COLUMNS},
     **{c: pl.Int64() for c in CONDITION_COLUMNS},
 }
 """What is written: naive UTC timestamps, plain ints and doubles, no nulls."""
@@ -318,7 +386,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     facts = facts.cast(LOAD_SCHEMA)  # type: ignore[arg-type]
     finite, *in_range = facts.select(
-        pl.all_horizontal(pl.col(list(CHANNEL_COLUMNS)).is_finite()).all(),
+        pl.all_horizontal(pl.col(list(SENSOR_COLUMNS)).is_finite()).all(),
         *(pl.col(c).is_between(0, radix - 1).all() for c, radix in PROFILE_RADIXES.items()),
     ).row(0)
     if not finite:
@@ -335,7 +403,7 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     if not facts["cycle"].is_sorted():
         facts = facts.sort("cycle")
-    return facts.select(*KEY_COLUMNS, *CHANNEL_COLUMNS, profile_id_expr())
+    return facts.select(*KEY_COLUMNS, profile_id_expr(), *SENSOR_COLUMNS)
 
 
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:

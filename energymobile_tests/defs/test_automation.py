@@ -11,7 +11,12 @@ import pytest
 
 from energymobile.backfill import materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
-from energymobile.defs.automation import SENSOR_NAME, eager_any_cohort, once_exports_settle
+from energymobile.defs.automation import (
+    SENSOR_NAME,
+    eager_any_cohort,
+    follows_archive,
+    once_exports_settle,
+)
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -42,13 +47,11 @@ class Automation:
         self.cursor = result.cursor
         return result
 
-    def run(self, key: str, *assets: str, statistic: str = "mean") -> dg.ExecuteInProcessResult:
-        config = {"ops": {"hourly_readings": {"config": {"statistic": statistic}}}}
+    def run(self, key: str, *assets: str) -> dg.ExecuteInProcessResult:
         return self.job.execute_in_process(
             partition_key=key,
             asset_selection=[dg.AssetKey(a) for a in assets],
             instance=self.instance,
-            run_config=config if "hourly_readings" in assets else {},
             raise_on_error=False,
         )
 
@@ -124,7 +127,7 @@ def test_stock_eager_ignores_an_old_cohort_but_ours_follows_it(generate, automat
 
     stock = _with_condition(automation.defs, dg.AutomationCondition.eager())
     cursor = automation.cursor
-    assert automation.evaluate(stock).total_requested == 0, "eager() now covers old cohorts?"
+    assert automation.requested(automation.evaluate(stock)) == {}, "eager() covers old cohorts?"
 
     automation.cursor = cursor
     assert automation.requested(automation.evaluate()) == {a: {OLD} for a in DOWNSTREAM}
@@ -154,12 +157,14 @@ def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
 def test_a_changed_cohort_updates_everything_downstream(
     settings, generate, automation, materialize
 ):
-    folder = generate(OLD)
+    generate(OLD, seed=1)
     assert materialize(OLD)[0].success
     assert automation.follow() == [(COMBINED.to_user_string(), None)]
 
-    # Someone re-materializes hourly_readings with the first-sample statistic from the UI.
-    assert automation.run(OLD, "hourly_readings", statistic="first").success
+    # A corrected delivery lands, and someone re-materializes raw_logs and hourly_readings
+    # from the UI.
+    folder = generate(OLD, seed=2)
+    assert automation.run(OLD, *RAW, "hourly_readings").success
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM[1:]),
@@ -169,7 +174,7 @@ def test_a_changed_cohort_updates_everything_downstream(
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     rows = (folder / "TS1.txt").read_bytes().splitlines()
     first_ts1 = [float(row.split(b"\t")[0]) for row in rows]
-    assert combined["ts1"].tolist() == pytest.approx(first_ts1)
+    assert combined["ts1_first"].tolist() == first_ts1
 
 
 def test_a_failed_blocking_check_stops_automation(settings, generate, automation):
@@ -205,12 +210,14 @@ def test_the_automation_sensor_is_on_by_default_for_every_asset(settings):
     assert conditions.pop("raw_logs") is None  # the landing sensor requests it
     assert conditions.pop("raw_archive") is None  # written with raw_logs
     assert conditions.pop(COMBINED.to_user_string()) == once_exports_settle()
+    assert conditions.pop("netcdf_arrays") == follows_archive()
     assert all(c == eager_any_cohort() for c in conditions.values()), conditions
 
 
 def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, automation):
     """netcdf_arrays is not in the load job (it would double a cohort's time there); the
-    automation sensor requests it as soon as raw_logs has a new delivery."""
+    automation sensor requests it as soon as raw_logs has archived a new delivery, and not
+    when the same delivery is archived again (a reload, a re-run from the UI)."""
     from energymobile.storage.netcdf import netcdf_key
 
     generate(OLD)
@@ -220,6 +227,27 @@ def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, au
     assert automation.run(OLD, "netcdf_arrays").success
     assert open_object_store(settings.object_store).exists(netcdf_key(OLD))
     assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+
+    assert automation.run(OLD, *RAW).success  # the same delivery again
+    assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+    generate(OLD, seed=5)  # another delivery
+    assert automation.run(OLD, *RAW).success
+    assert automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays")) == {OLD}
+
+
+def test_cohorts_loaded_before_automation_started_are_not_exported_again(
+    settings, generate, materialize, instance
+):
+    """What `make demo` then `make dev` do: the CLI loads cohorts (and rebuilds the combined
+    file) on the instance; the automation sensor then starts on it and requests nothing, not
+    even the netCDF files the CLI was not asked for."""
+    for key in (OLD, NEWER):
+        generate(key)
+    assert all(o.success for o in materialize(OLD, NEWER))
+    assert materialize_combined(settings=settings, instance=instance).success
+    automation = Automation(settings, instance)
+    for _ in range(3):
+        assert automation.evaluate().total_requested == 0
 
 
 def test_a_backfill_of_several_cohorts_rebuilds_the_combined_file_once(
@@ -285,3 +313,40 @@ def test_a_bad_redelivery_leaves_the_archive_and_asks_nothing_of_the_netcdf_file
     assert not automation.run(OLD, *RAW).success
     assert instance.get_latest_materialization_event(dg.AssetKey("raw_archive")) == archived
     assert automation.evaluate().total_requested == 0
+
+
+def test_what_a_whole_chain_run_updates_asks_nothing_more_of_automation(
+    settings, generate, automation
+):
+    """A run of the cohort job records no asset selection, so `eager()`'s "the run also
+    targets this asset" does not see it: evaluated after the run updated raw_logs ...
+    profile_merged but not mysql_tables (a tick in the middle of a run, or a run that stopped
+    there), stock eager asks for the rest of the chain again. Ours does not: the run covers
+    the whole chain; a run that stopped is the landing sensor's to reload (archive and
+    warehouse disagree) or a person's to re-execute."""
+    from dataclasses import replace
+
+    generate(OLD)
+    broken = replace(settings, database_url=f"sqlite:///{settings.home}")  # a folder: no load
+    run = (
+        build_definitions(broken)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(partition_key=OLD, instance=automation.instance, raise_on_error=False)
+    )
+    assert not run.success
+    updated = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
+    assert {"raw_logs", "profile_merged"} <= updated and "mysql_tables" not in updated
+    assert run.dagster_run.tags["energymobile/whole_chain"] == "true"
+    assert not run.dagster_run.asset_selection  # what eager() would look for
+
+    stock = _with_condition(
+        automation.defs,
+        dg.AutomationCondition.eager().without(dg.AutomationCondition.in_latest_time_window()),
+    )
+    cursor = automation.cursor
+    assert automation.requested(automation.evaluate(stock)) == {
+        "mysql_tables": {OLD},
+        "s3_historical_csv": {OLD},
+    }
+    automation.cursor = cursor
+    assert automation.requested(automation.evaluate()) == {}

@@ -7,6 +7,7 @@ must stay byte for byte as they were).
 
 from __future__ import annotations
 
+import gzip
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,40 @@ def _more_cycles_than_the_window():
     return corrupt
 
 
+def _linked_out(name: str):
+    """The file replaced by a link to a credentials file outside the landing folder."""
+
+    def corrupt(folder: Path, landing: Path) -> None:
+        credentials = landing.parent / "credentials"
+        credentials.write_text(f"[default]\naws_secret_access_key={SECRET}\n")
+        (folder / name).unlink()
+        (folder / name).symlink_to(credentials)
+
+    return corrupt
+
+
+def _gzipped(name: str):
+    def corrupt(folder: Path, landing: Path) -> None:
+        (folder / name).write_bytes(gzip.compress((folder / name).read_bytes()))
+
+    return corrupt
+
+
+def _whole_numbers_truncated(name: str, keep: int):
+    """Every value rounded to a whole number, the last line cut after `keep` values: the old
+    line expression tried every split of every number (2^keep steps) and never finished."""
+
+    def corrupt(folder: Path, landing: Path) -> None:
+        lines = (folder / name).read_bytes().rstrip(b"\n").split(b"\n")
+        rows = [[str(round(float(v))).encode() for v in line.split(b"\t")] for line in lines]
+        rows[-1] = rows[-1][:keep]
+        (folder / name).write_bytes(b"\n".join(b"\t".join(r) for r in rows))
+
+    return corrupt
+
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
 CASES = {
     "missing sensor file": (_remove("FS2.txt"), f"logs/{KEY}/FS2.txt: missing"),
     "empty file": (_empty("TS3.txt"), f"logs/{KEY}/TS3.txt: file is empty"),
@@ -137,6 +172,30 @@ CASES = {
         _profile_code(3, 2, b"95"),
         "profile.txt:3:2: Valve condition / % code 95",
     ),
+    "sensor file linked out of the landing": (
+        _linked_out("TS1.txt"),
+        f"logs/{KEY}/TS1.txt: a symbolic link to a file outside the landing folder: refused",
+    ),
+    "compressed sensor file": (
+        _gzipped("PS1.txt"),
+        f"logs/{KEY}/PS1.txt: holds gzip-compressed data, not text",
+    ),
+    "whole numbers, truncated last line": (
+        _whole_numbers_truncated("TS1.txt", 40),
+        f"logs/{KEY}/TS1.txt:{SHORT_CYCLES}:41: expected 60 values, found 40 (truncated",
+    ),
+    "tabs and spaces in one line": (
+        _set_value("TS2.txt", 5, 3, b"35.1 35.2"),
+        f"logs/{KEY}/TS2.txt:5:3: '35.1 35.2' holds values separated by spaces",
+    ),
+    "missing profile": (
+        lambda folder, landing: (landing / "profile" / "profile.txt").unlink(),
+        "profile/profile.txt: missing: ",
+    ),
+    "profile code beyond the integer range": (
+        _profile_code(3, 2, b"99999999999999999999"),
+        "profile/profile.txt:3:2: '99999999999999999999' is beyond the range of a condition code",
+    ),
 }
 
 
@@ -160,6 +219,7 @@ def test_bad_new_cohort_is_stopped_with_its_reason(case, settings, landing, gene
     outcome = materialize(KEY)[0]
     assert not outcome.success
     assert reason in outcome.failure
+    assert "aws_secret" not in outcome.failure and SECRET not in outcome.failure
     rows, objects = _state(settings)
     assert rows == [] and objects == {}
 

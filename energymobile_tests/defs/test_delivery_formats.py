@@ -73,6 +73,32 @@ def test_each_format_loads_the_same_rows_and_a_cohort_may_switch_format(
         assert sorted(f for (f,) in files) == sorted(f["name"] for f in manifest)
 
 
+def test_a_space_separated_delivery_loads_the_rows_of_the_tab_separated_one(
+    settings, landing, materialize
+):
+    """The first brief calls the files "whitespace delimited": the same values separated by
+    spaces (single, or aligned in columns) load the same rows and CSV as with tabs."""
+    store = open_object_store(settings.object_store)
+    folder = _deliver(landing, "tsv", seed=6)
+    assert materialize(KEY)[0].success
+    by_tabs = (_fact_rows(settings), store.get_bytes(cohort_csv_key(KEY)))
+    for path in [*folder.iterdir(), landing / "profile" / "profile.txt"]:
+        lines = path.read_bytes().split(b"\n")
+        aligned = path.name.startswith("P")  # PS1 … PS6 and the profile: aligned columns
+        path.write_bytes(
+            b"\n".join(
+                b" ".join(v.rjust(10) for v in line.split(b"\t"))
+                if aligned
+                else line.replace(b"\t", b" ")
+                for line in lines
+            )
+        )
+    outcome = materialize(KEY)[0]
+    assert outcome.success, outcome.failure
+    assert (_fact_rows(settings), store.get_bytes(cohort_csv_key(KEY))) == by_tabs
+    assert read_archive(store, KEY).read(store, "PS1.txt") == (folder / "PS1.txt").read_bytes()
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_fuller_delivery_replaces_the_partial_one_whole(
     fmt, settings, landing, materialize, instance
@@ -98,7 +124,8 @@ def test_a_fuller_delivery_replaces_the_partial_one_whole(
         lambda name: (folder / name).read_bytes(),
         lambda: real_bytes("profile.txt"),
     )
-    np.testing.assert_array_equal(exported["ps1"].to_numpy(), delivery.cycles["PS1"].mean)
+    np.testing.assert_array_equal(exported["ps1_mean"].to_numpy(), delivery.cycles["PS1"].mean)
+    np.testing.assert_array_equal(exported["ps1_first"].to_numpy(), delivery.cycles["PS1"].first)
     assert materialize_combined(settings=settings, instance=instance).success
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
     assert len(combined) == more

@@ -6,9 +6,11 @@ forward, so "unchanged for 30 s" is tested without sleeping.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -19,17 +21,21 @@ from energymobile.definitions import COHORT_JOB, build_definitions, cohort_pipel
 from energymobile.defs.landing_sensor import (
     FINGERPRINT_TAG,
     FORMAT_TAG,
+    MAX_RELOADS,
+    REASON_TAG,
     SENSOR_NAME,
     SETTLE_SECONDS,
     STALLED_AFTER_SECONDS,
     SUCCESS_MARKER,
     LandingCursor,
+    StoredRecords,
     build_landing_sensor,
     scan_landing,
 )
 from energymobile.defs.partitions import cohort_partitions
-from energymobile.settings import Settings
+from energymobile.settings import LANDING_SETTLE_VAR, Settings
 from energymobile.storage.landing import LandedFile, LocalLanding
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 KEY = "2008-03-26"
 ASSETS = {
@@ -43,18 +49,21 @@ ASSETS = {
 
 
 class Ticker:
-    """Evaluates the sensor tick after tick, carrying the cursor, on a clock the test sets."""
+    """Evaluates the sensor tick after tick, carrying the cursor, on a clock the test sets,
+    with the project's resources (landing, archive, warehouse) and a Dagster instance."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, instance: dg.DagsterInstance | None = None) -> None:
         self.now = 0.0
         self.cursor: str | None = None
         self.sensor = build_landing_sensor(cohort_pipeline, clock=lambda: self.now)
-        self.landing = build_definitions(settings).resources["landing"]
+        resources = build_definitions(settings).resources
+        self.resources = {k: resources[k] for k in ("landing", "object_store", "warehouse")}
+        self.instance = instance
 
     def tick(self, after: float = 0.0) -> dg.SensorResult:
         self.now += after
         with dg.build_sensor_context(
-            cursor=self.cursor, resources={"landing": self.landing}
+            cursor=self.cursor, resources=self.resources, instance=self.instance
         ) as ctx:
             result = self.sensor(ctx)
         assert isinstance(result, dg.SensorResult)
@@ -118,6 +127,24 @@ def test_the_project_sensor_is_on_by_default_and_targets_the_cohort_job(settings
     sensor = build_definitions(settings).resolve_sensor_def(SENSOR_NAME)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.job_name == COHORT_JOB
+
+
+@pytest.mark.integration
+def test_a_copy_that_keeps_old_times_waits_the_settle_time_from_when_it_appeared(generate, ticker):
+    """`cp -p`, `rsync -t` or an S3 object's LastModified can date files long before they
+    arrived: the drop must still be seen unchanged for the settle time."""
+    ticker.tick()  # the sensor looked before the drop arrived
+    looked = ticker.now
+    folder = generate(KEY)
+    for path in folder.iterdir():
+        os.utime(path, (looked - 3600, looked - 3600))  # an hour old
+    waited = 0.0
+    while not (result := ticker.tick(after=5)).run_requests:
+        waited = ticker.now - looked
+        assert waited < 2 * SETTLE_SECONDS, "never requested"
+        assert "to settle" in _skip(result)
+    assert ticker.now - looked >= SETTLE_SECONDS
+    assert waited >= SETTLE_SECONDS - 5  # not one tick after it appeared, as its times suggest
 
 
 @pytest.mark.integration
@@ -311,7 +338,6 @@ def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, in
 def _drop_as(landing: Path, ticker: Ticker, fmt: str) -> Path:
     """Deliver a short cohort in `fmt` and set the clock to just after its files were written."""
     from energymobile.sample.generate import generate_cohort
-    from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
     folder = generate_cohort(landing, KEY, cycles=SHORT_CYCLES, delivery_format=fmt)
     ticker.now = max(ticker.now, _newest_mtime(landing) + 1)
@@ -391,3 +417,238 @@ def test_a_folder_of_unrecognised_files_is_reported(landing, ticker):
     assert f"{KEY}: holds no recognised delivery: found cycles.json; expected 17 <CODE>.txt" in (
         reason
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# What is stored already: nothing loaded twice, a half-loaded cohort reloaded
+# ---------------------------------------------------------------------------------------------
+
+
+def _rewrite_same_size(path: Path) -> None:
+    """Change one digit of the file (its size stays the same) and move its time forward."""
+    data = bytearray(path.read_bytes())
+    at = next(i for i in range(len(data) - 1, 0, -1) if chr(data[i]).isdigit())
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")
+    stat = path.stat()
+    path.write_bytes(bytes(data))
+    os.utime(path, (stat.st_atime + 60, stat.st_mtime + 60))
+
+
+def _touch(folder: Path, seconds: float = 60) -> None:
+    """Every file's time moved forward, bytes untouched (a copy that does not keep times)."""
+    for path in folder.iterdir():
+        stat = path.stat()
+        os.utime(path, (stat.st_atime + seconds, stat.st_mtime + seconds))
+
+
+def _half_load(settings: Settings, instance: dg.DagsterInstance, key: str) -> None:
+    """A run that archived the landing's delivery and stopped before the warehouse: what a run
+    killed between the two leaves (the real kill, in `dagster dev`: test_ui_no_double_work)."""
+    run = (
+        build_definitions(settings)
+        .resolve_implicit_global_asset_job_def()
+        .execute_in_process(
+            partition_key=key,
+            asset_selection=[dg.AssetKey("raw_logs"), dg.AssetKey("raw_archive")],
+            instance=instance,
+        )
+    )
+    assert run.success
+
+
+def _deliveries(settings: Settings) -> dict[str, str | None]:
+    from energymobile.storage.warehouse import Warehouse
+
+    warehouse = Warehouse(settings.database_url)
+    try:
+        return warehouse.cohort_deliveries()
+    finally:
+        warehouse.dispose()
+
+
+def _archived_delivery(settings: Settings, key: str) -> str:
+    from energymobile.storage.archive import read_archive
+    from energymobile.storage.object_store import open_object_store
+
+    return read_archive(open_object_store(settings.object_store), key).delivery
+
+
+@pytest.mark.integration
+def test_a_cohort_loaded_elsewhere_is_not_requested(settings, generate, materialize, instance):
+    """Loaded by the CLI's job before the sensor ever saw it: the drop is the archived delivery
+    and the warehouse holds it, so the first tick already says so and requests nothing."""
+    _drop_keys = ("2008-03-26", "2008-06-26")
+    for key in _drop_keys:
+        generate(key)
+    assert all(o.success for o in materialize(*_drop_keys))
+    ticker = Ticker(settings, instance)
+    ticker.now = time.time()
+    reason = _skip(ticker.tick())
+    for key in _drop_keys:
+        assert f"{key}: already loaded (delivery {_archived_delivery(settings, key)})" in reason
+    for _ in range(3):
+        assert "2 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))
+
+
+@pytest.mark.integration
+def test_the_same_bytes_with_new_times_are_not_requested_but_a_changed_byte_is(
+    settings, generate, materialize, instance
+):
+    touched, changed = "2008-03-26", "2008-06-26"
+    folders = {key: generate(key) for key in (touched, changed)}
+    assert all(o.success for o in materialize(touched, changed))
+    ticker = Ticker(settings, instance)
+    ticker.now = time.time()
+    ticker.tick()
+
+    _touch(folders[touched])  # re-copied without keeping times: same bytes
+    _rewrite_same_size(folders[changed] / "TS1.txt")  # one digit, same size
+    ticker.now = _newest_mtime(folders[touched].parent) + 1
+    assert "settle" in _skip(ticker.tick())
+    [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    assert request.partition_key == changed
+    assert request.tags[REASON_TAG] == "changed delivery"
+    assert "2 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))  # or requested
+
+
+@pytest.mark.integration
+def test_a_cohort_archived_but_not_loaded_is_reloaded_once(
+    settings, generate, materialize, instance
+):
+    generate(KEY, seed=1)
+    assert materialize(KEY)[0].success
+    before = _deliveries(settings)[KEY]
+    ticker = Ticker(settings, instance)
+    ticker.now = time.time()
+    ticker.tick()
+
+    _drop(generate, ticker, seed=2, cycles=SHORT_CYCLES + 2)  # a corrected re-delivery
+    ticker.tick()
+    [first] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    _half_load(settings, instance, KEY)  # ...whose run stops after archiving it
+    new = _archived_delivery(settings, KEY)
+    assert new != before == _deliveries(settings)[KEY]
+
+    # A run of the cohort not started yet may still load it: wait for it.
+    queued = instance.create_run_for_job(
+        build_definitions(settings).resolve_job_def(COHORT_JOB),
+        tags={"dagster/partition": KEY},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    reason = _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert f"the archive holds delivery {new}, the warehouse delivery {before}" in reason
+    assert f"waiting for run {queued.run_id[:8]}" in reason
+    instance.report_run_canceled(queued)
+
+    [reload] = ticker.tick(after=SETTLE_SECONDS).run_requests
+    assert reload.partition_key == KEY
+    assert reload.run_key == f"{first.run_key}:reload-{new}-1"
+    assert reload.tags[REASON_TAG].startswith("reload: the archive holds delivery")
+    run = (
+        build_definitions(settings)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(partition_key=KEY, tags=reload.tags, instance=instance)
+    )
+    assert run.success
+    assert _deliveries(settings)[KEY] == new
+    for _ in range(2):
+        assert "1 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))
+
+
+@pytest.mark.integration
+def test_reloads_stop_after_a_few_and_say_so(settings, generate, materialize, instance, capsys):
+    generate(KEY)
+    ticker = Ticker(settings, instance)
+    ticker.now = time.time()
+    _half_load(settings, instance, KEY)  # archived, never loaded, and reloads never finish
+    keys = [r.run_key for _ in range(MAX_RELOADS) for r in ticker.tick(after=1).run_requests]
+    assert len(set(keys)) == MAX_RELOADS
+    reason = _skip(ticker.tick(after=1))
+    assert f"{MAX_RELOADS} reloads did not fix it" in reason
+    assert f"{MAX_RELOADS} reloads did not fix it" in capsys.readouterr().err
+    _skip(ticker.tick(after=1))
+    assert "reloads did not fix it" not in capsys.readouterr().err  # warned once
+
+
+@pytest.mark.integration
+def test_rows_loaded_before_revision_006_count_as_their_recorded_files(
+    settings, generate, materialize, instance
+):
+    """cohorts.delivery is NULL for rows loaded before it existed: the delivery is worked out
+    from cohort_files, so an upgrade reloads nothing."""
+    import sqlite3
+
+    generate(KEY)
+    assert materialize(KEY)[0].success
+    with sqlite3.connect(settings.database_url.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE cohorts SET delivery = NULL")
+    assert _deliveries(settings) == {KEY: _archived_delivery(settings, KEY)}
+    ticker = Ticker(settings, instance)
+    ticker.now = time.time()
+    assert "already loaded" in _skip(ticker.tick())
+
+
+@pytest.mark.integration
+def test_an_unreadable_warehouse_is_reported_and_nothing_requested(
+    settings, generate, materialize, instance
+):
+    generate(KEY)
+    assert materialize(KEY)[0].success
+    _touch(Path(settings.landing) / "logs" / KEY)
+    broken = replace(settings, database_url=f"sqlite:///{Path(settings.landing) / 'logs'}")
+    ticker = Ticker(broken, instance)  # a folder where the database file should be
+    ticker.now = time.time() + 120
+    ticker.tick()
+    reason = _skip(ticker.tick(after=SETTLE_SECONDS))
+    assert f"{KEY}: not compared with what is stored this tick (the warehouse sqlite:///" in reason
+
+
+@pytest.mark.integration
+def test_comparing_contents_is_spread_over_ticks(
+    landing, settings, generate, materialize, instance
+):
+    """Re-copied history (new times, same bytes) is read a bounded number of bytes per tick."""
+    keys = cohort_keys("2008-03-26", 3)
+    for key in keys:
+        generate(key)
+    assert all(o.success for o in materialize(*keys))
+    for key in keys:
+        _touch(landing / "logs" / key)
+    now = _newest_mtime(landing) + SETTLE_SECONDS + 1
+    records = StoredRecords(
+        LocalLanding(landing),
+        *(build_definitions(settings).resources[k] for k in ("object_store", "warehouse")),
+        lambda: instance,
+    )
+    one_cohort = max(
+        sum(p.stat().st_size for p in (landing / "logs" / key).iterdir()) for key in keys
+    )
+    cursor = LandingCursor()
+    waiting = []
+    for step in range(4):
+        scan = scan_landing(
+            LocalLanding(landing),
+            cursor,
+            now + step * SETTLE_SECONDS,
+            records=records,
+            hash_bytes=one_cohort,
+        )
+        cursor = scan.cursor
+        assert not scan.drops
+        waiting.append(sum("compared by content on a later tick" in n for n in scan.notes))
+    assert waiting[1:] == [2, 1, 0]  # one cohort's bytes a tick
+    assert scan.up_to_date == 3
+
+
+@pytest.mark.unit
+def test_the_settle_time_is_a_setting(tmp_path):
+    assert Settings.from_env({}).landing_settle_seconds == SETTLE_SECONDS == 30
+    env = {"ENERGYMOBILE_HOME": str(tmp_path), LANDING_SETTLE_VAR: "45"}
+    settings = Settings.from_env(env)
+    assert settings.landing_settle_seconds == 45
+    sensor = build_definitions(settings).resolve_sensor_def(SENSOR_NAME)
+    assert "unchanged for 45 s" in (sensor.description or "")
+    assert Settings.from_env({LANDING_SETTLE_VAR: " 0 "}).landing_settle_seconds == 0
+    for wrong in ("30s", "-1", "2.5", "1e3", "86401", "³"):
+        with pytest.raises(ValueError, match=rf"{LANDING_SETTLE_VAR}='{wrong}': expected whole"):
+            Settings.from_env({LANDING_SETTLE_VAR: wrong})

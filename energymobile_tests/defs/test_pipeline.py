@@ -8,9 +8,16 @@ import pandas as pd
 import pytest
 
 from energymobile.backfill import materialize_combined
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS, DESCRIPTION_COLUMNS
+from energymobile.channels import (
+    CHANNELS,
+    CONDITION_COLUMNS,
+    DESCRIPTION_COLUMNS,
+    FIRST_COLUMNS,
+    MEAN_COLUMNS,
+)
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
+from energymobile.storage.warehouse import Warehouse
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -37,7 +44,8 @@ def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materia
     first = read_csv_export(store.get_bytes(cohort_csv_key("2008-03-26")))
     assert len(first) == SHORT_CYCLES
     assert list(first.columns[:4]) == ["cohort", "cycle", "date_time", "cumulative_minutes"]
-    assert set(CHANNEL_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS) <= set(first.columns)
+    expected = FIRST_COLUMNS + MEAN_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS
+    assert set(expected) <= set(first.columns)
     assert first["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")
     assert first["date_time"].iloc[-1] == pd.Timestamp("2008-03-26 23:00")
     assert first["cumulative_minutes"].tolist() == [60 * i for i in range(SHORT_CYCLES)]
@@ -97,16 +105,22 @@ def test_bad_value_fails_with_file_line_and_column(settings, generate, materiali
     assert "logs/2008-03-26/CE.txt:5:7: '12,5' uses a decimal comma" in outcome.failure
 
 
-def test_first_sample_statistic_loads_each_cycles_first_value(settings, generate, materialize):
+def test_every_cohort_holds_each_cycles_first_sample_and_mean(settings, generate, materialize):
+    """No setting chooses a statistic: the warehouse and the files hold both, by name."""
     folder = generate("2008-03-26")
-    assert materialize("2008-03-26", statistic="first")[0].success
+    assert materialize("2008-03-26")[0].success
     rows = read_csv_export(
         open_object_store(settings.object_store).get_bytes(cohort_csv_key("2008-03-26"))
     )
-    first_ts1 = [
-        float(line.split(b"\t")[0]) for line in (folder / "TS1.txt").read_bytes().splitlines()
+    samples = [
+        [float(v) for v in line.split(b"\t")]
+        for line in (folder / "TS1.txt").read_bytes().splitlines()
     ]
-    assert rows["ts1"].tolist() == first_ts1
+    assert rows["ts1_first"].tolist() == [cycle[0] for cycle in samples]
+    assert rows["ts1_mean"].tolist() == pytest.approx([sum(c) / len(c) for c in samples], rel=1e-12)
+    path = settings.database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT statistic FROM cohorts").fetchall() == [("both",)]
 
 
 def _snapshot(settings):
@@ -139,3 +153,67 @@ def test_archive_holds_the_received_bytes(settings, generate, materialize):
     for channel in CHANNELS:
         archived = archive.read(store, channel.file_name)
         assert archived == (folder / channel.file_name).read_bytes(), channel.code
+
+
+def test_a_frame_missing_a_column_fails_the_run_with_its_name(
+    settings, generate, materialize, monkeypatch
+):
+    """profile_merged's declared schema (dagster-pandas) stops a frame that lost a column
+    before it reaches the warehouse, and the failure names the column."""
+    from energymobile.defs import assets
+
+    merge = assets.merge_profile
+    monkeypatch.setattr(
+        assets, "merge_profile", lambda *a: merge(*a).drop(columns="valve_condition")
+    )
+    generate("2008-03-26")
+    outcome = materialize("2008-03-26")[0]
+    assert not outcome.success
+    assert "profile_merged" in outcome.failure and "valve_condition" in outcome.failure
+    warehouse = Warehouse(settings.database_url)
+    try:
+        assert warehouse.loaded_cohorts() == {}  # nothing reached the warehouse
+    finally:
+        warehouse.dispose()
+
+
+def test_a_cohort_loaded_before_005_is_re_derived_from_its_archive(
+    settings, generate, materialize, tmp_path, monkeypatch
+):
+    """What revision 005 leaves of a cohort loaded with the mean (its first samples empty,
+    cohorts.statistic 'mean') is refused by the export; restored from the archive into a
+    landing folder (the technicians' drop long gone) and loaded again, it holds both."""
+    import dataclasses
+    import shutil
+
+    from energymobile.storage.archive import main as archive_main
+    from energymobile.storage.exports import IncompleteCohort, write_cohort_export
+
+    key = "2008-03-26"
+    folder = generate(key)
+    assert materialize(key)[0].success
+    warehouse = Warehouse(settings.database_url)
+    try:
+        loaded = warehouse.read_cohorts([key])
+        with warehouse.engine.begin() as conn:  # as 005 leaves a cohort loaded with the mean
+            nulls = ", ".join(f"{c} = NULL" for c in FIRST_COLUMNS)
+            conn.exec_driver_sql(f"UPDATE sensor_hourly SET {nulls}")
+            conn.exec_driver_sql("UPDATE cohorts SET statistic = 'mean'")
+        assert warehouse.cohorts_to_rederive() == {key: "mean"}
+        store = open_object_store(settings.object_store)
+        with pytest.raises(IncompleteCohort, match="Re-derive it from its archive"):
+            write_cohort_export(store, key, warehouse.read_cohorts([key]))
+        shutil.rmtree(folder)
+
+        restored = tmp_path / "restored"
+        monkeypatch.setenv("ENERGYMOBILE_OBJECT_STORE", settings.object_store)
+        archive_main(["restore", key, str(restored)])
+        assert sorted(p.name for p in (restored / "logs" / key).iterdir()) == sorted(
+            c.file_name for c in CHANNELS
+        )
+        outcome = materialize(key, on=dataclasses.replace(settings, landing=str(restored)))[0]
+        assert outcome.success, outcome.failure
+        assert warehouse.cohorts_to_rederive() == {}
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([key]), loaded, check_exact=True)
+    finally:
+        warehouse.dispose()

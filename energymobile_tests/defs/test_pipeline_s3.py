@@ -15,10 +15,13 @@ import pytest
 
 from energymobile.backfill import materialize_combined
 from energymobile.defs.partitions import cohort_partitions
+from energymobile.dictionary import CSV_HEADER, PARQUET_COLUMNS
 from energymobile.storage.archive import decompress, read_archive
 from energymobile.storage.exports import (
     COMBINED_KEY,
+    DICTIONARY_KEY,
     HISTORICAL_PREFIX,
+    PARQUET_PREFIX,
     cohort_csv_key,
     cohort_parquet_key,
     csv_header,
@@ -31,6 +34,8 @@ from energymobile.storage.warehouse import FLAT_COLUMNS
 from energymobile_tests.support.readback import stored_text
 from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+INTERMEDIATE_ASSETS = ("raw_logs", "hourly_readings", "profile_merged")
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +79,14 @@ def test_two_cohorts_run_end_to_end_on_s3(
         for key, folder in delivered.items()
     }
     assert all(len(files) == 18 for files in received.values())
-    expected_keys = [COMBINED_KEY]
+    expected_keys = [COMBINED_KEY, DICTIONARY_KEY]
     for key, files in received.items():
         expected_keys += [cohort_csv_key(key), cohort_parquet_key(key)]
         delivery = read_archive(S3ObjectStore(S3_BUCKET, s3_prefix), key).delivery
         expected_keys += [f"raw/cohort={key}/delivery={delivery}/{name}.zst" for name in files]
         expected_keys.append(f"raw/cohort={key}/manifest.json")
+        # The values between steps, beside the exports so any host's run can read them.
+        expected_keys += [f"intermediate/{a}/{key}" for a in INTERMEDIATE_ASSETS]
     assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/") == sorted(
         f"{s3_prefix}/{k}" for k in expected_keys
     )
@@ -90,20 +97,20 @@ def test_two_cohorts_run_end_to_end_on_s3(
         metadata = _materialization(instance, key).metadata
         csv_uri, parquet_uri = metadata["csv_uri"].value, metadata["parquet_uri"].value
         assert csv_uri == f"{base}/{HISTORICAL_PREFIX}/cohort={key}/data.csv"
-        assert parquet_uri == f"{base}/{HISTORICAL_PREFIX}/cohort={key}/data.parquet"
+        assert parquet_uri == f"{base}/{PARQUET_PREFIX}/cohort={key}/data.parquet"
+        assert metadata["dictionary_uri"].value == f"{base}/{DICTIONARY_KEY}"
         csv_bytes = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{cohort_csv_key(key)}")
+        assert csv_bytes.startswith(CSV_HEADER)
         assert metadata["csv_bytes"].value == len(csv_bytes)
         assert metadata["csv_sha256"].value == hashlib.sha256(csv_bytes).hexdigest()
 
         csv = _read_s3_csv(csv_uri)  # the URI from the metadata, as a scientist would paste it
+        assert len(csv) == SHORT_CYCLES and (csv["cohort"] == key).all()
         parquet = pd.read_parquet(parquet_uri)
-        for frame in (csv, parquet):
-            assert list(frame.columns) == list(FLAT_COLUMNS)
-            assert len(frame) == SHORT_CYCLES
-            assert (frame["cohort"] == key).all()
+        assert list(parquet.columns) == [c.name for c in PARQUET_COLUMNS]
         assert str(pd.Timestamp(parquet["date_time"].iloc[0])) == f"{key} 00:00:00"
         typed = read_csv_export(csv_bytes)
-        pd.testing.assert_frame_equal(typed, parquet, check_dtype=False)
+        pd.testing.assert_frame_equal(typed.drop(columns="cohort"), parquet, check_dtype=False)
         frames.append(typed)
 
     combined = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{COMBINED_KEY}")
@@ -118,13 +125,11 @@ def test_two_cohorts_run_end_to_end_on_s3(
     assert latest["sha256"].value == hashlib.sha256(combined).hexdigest()
     assert (latest["cohorts"].value, latest["dagster/row_count"].value) == (2, 2 * SHORT_CYCLES)
 
-    history = ds.dataset(  # the docs' recipe for the whole history, on the bucket itself
-        f"{base}/{HISTORICAL_PREFIX}/",
-        format="parquet",
-        partitioning="hive",
-        exclude_invalid_files=True,
-    ).to_table()
-    assert history.num_rows == SHORT_CYCLES * len(KEYS)
+    # The docs' recipes for the whole history, on the bucket itself.
+    history = ds.dataset(f"{base}/{PARQUET_PREFIX}/", format="parquet", partitioning="hive")
+    assert history.to_table().num_rows == SHORT_CYCLES * len(KEYS)
+    frame = pd.read_parquet(f"{base}/{PARQUET_PREFIX}/")
+    assert sorted(frame["cohort"].astype(str).unique()) == list(KEYS)
 
     for key, files in received.items():
         for name, data in files.items():

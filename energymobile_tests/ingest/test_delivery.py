@@ -6,6 +6,7 @@ import pytest
 from energymobile.channels import CHANNELS
 from energymobile.ingest.delivery import read_delivery
 from energymobile.ingest.errors import InputError
+from energymobile.ingest.reduce import read_profile
 from energymobile.sample.generate import generate_cohort
 from energymobile.sample.real import real_bytes
 
@@ -172,3 +173,93 @@ def test_nothing_of_a_bad_jsonl_reaches_the_archive(tmp_path):
     with pytest.raises(InputError, match=r"cycles\.jsonl:3:cycle: cycle 1 again"):
         read_delivery("2008-03-26", **_read(folder), on_valid=lambda n, d: archived.append(n))
     assert archived == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Space-separated files, the profile's values as written (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def _spaced(path) -> None:
+    """The file with its values separated by spaces: single ones on even lines, aligned
+    columns with CRLF on odd ones."""
+    lines = path.read_bytes().splitlines()
+    spaced = [
+        b" ".join(line.split(b"\t"))
+        if n % 2 == 0
+        else b" ".join(v.rjust(9) for v in line.split(b"\t")) + b"\r"
+        for n, line in enumerate(lines)
+    ]
+    path.write_bytes(b"\n".join(spaced) + b"\n")
+
+
+def test_a_space_separated_delivery_reads_as_the_tab_separated_one(tmp_path):
+    tabs = generate_cohort(tmp_path / "tabs", "2008-03-26", cycles=4, seed=3)
+    spaces = generate_cohort(tmp_path / "spaces", "2008-03-26", cycles=4, seed=3)
+    for path in spaces.iterdir():
+        _spaced(path)
+    expected, _, expected_tables = _read_all(tabs)
+    got, _, tables = _read_all(spaces)
+    for code, cycles in expected.cycles.items():
+        np.testing.assert_array_equal(got.cycles[code].mean, cycles.mean, err_msg=code)
+        np.testing.assert_array_equal(got.cycles[code].first, cycles.first, err_msg=code)
+    for (code, table), (_, want) in zip(tables, expected_tables, strict=True):
+        np.testing.assert_array_equal(table, want, err_msg=code)
+    assert [r.rows for r in got.receipts] == [r.rows for r in expected.receipts]
+
+
+def _profile_with(line: int, column: int, value: bytes) -> bytes:
+    lines = real_bytes("profile.txt").split(b"\n")
+    fields = lines[line - 1].split(b"\t")
+    fields[column - 1] = value
+    lines[line - 1] = b"\t".join(fields)
+    return b"\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"99999999999999999999", "'99999999999999999999' is beyond the range of a condition code"),
+        (b"-9223372036854775809", "'-9223372036854775809' is beyond the range"),
+        (b"1e300", "'1e300' is beyond the range"),
+        (b"2.5", "'2.5' is not a whole number"),
+    ],
+)
+def test_a_profile_code_that_is_no_code_is_reported_as_written(tmp_path, value, reason):
+    """Before: a code beyond int64 was reported as -9223372036854775808, a fraction as
+    np.float64(2.5)."""
+    folder = generate_cohort(tmp_path, "2008-03-26", cycles=3)
+    with pytest.raises(InputError) as caught:
+        read_delivery(
+            "2008-03-26",
+            available={p.name for p in folder.iterdir()},
+            read=lambda name: (folder / name).read_bytes(),
+            read_profile_bytes=lambda: _profile_with(2, 3, value),
+        )
+    assert str(caught.value) == f"profile/profile.txt:2:3: {caught.value.reason}"
+    assert caught.value.reason.startswith(reason)
+
+
+def test_a_missing_profile_is_an_input_error_naming_it(tmp_path):
+    folder = generate_cohort(tmp_path, "2008-03-26", cycles=3)
+
+    def no_profile() -> bytes:
+        raise FileNotFoundError(2, "No such file or directory", "/abs/landing/profile/profile.txt")
+
+    with pytest.raises(InputError, match=r"^profile/profile\.txt: missing: ") as caught:
+        read_delivery(
+            "2008-03-26",
+            available={p.name for p in folder.iterdir()},
+            read=lambda name: (folder / name).read_bytes(),
+            read_profile_bytes=no_profile,
+        )
+    assert "/abs/" not in str(caught.value)
+
+
+def test_a_space_separated_profile_reads_as_the_tab_separated_one():
+    tabs = real_bytes("profile.txt")
+    spaces = tabs.replace(b"\t", b"   ")
+    _, expected = read_profile(tabs)
+    _, got = read_profile(spaces)
+    np.testing.assert_array_equal(got, expected)
+    assert got.shape == (2205, 5)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Callable
 
 import numpy as np
 import pytest
+import zstandard
 
 from energymobile.channels import CHANNELS
 from energymobile.ingest.errors import InputError
@@ -395,3 +398,76 @@ def test_jsonl_samples_are_read_again_in_groups_within_the_budget():
         assert size <= jsonl_module.SAMPLES_GROUP_BYTES or len(group) == 1
     assert len(groups) == 4  # a full cohort: 4 passes over the file, not 17
     assert sample_groups(24) == [tuple(CHANNELS)]  # a short cohort: one pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input in CSV and JSON Lines: compressed bytes, impossible lines, huge numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        ("gzip", gzip.compress(HEADER + BODY)),
+        ("zstd", zstandard.ZstdCompressor().compress(HEADER + BODY)),
+    ],
+)
+def test_csv_compressed_bytes_are_refused(case, data):
+    with pytest.raises(InputError, match=rf"^{CSV_FILE}: holds {case}-compressed data, not text"):
+        _parse_csv(data)
+
+
+def test_csv_a_100_mb_header_or_line_is_refused_before_it_is_parsed():
+    with pytest.raises(InputError) as caught:
+        _parse_csv(b"CE_1," * 20_000_000 + b"\n" + BODY)
+    assert (caught.value.line, caught.value.column) == (1, None)
+    assert caught.value.reason.startswith("header line of 100000000 bytes: a header of 3 names")
+    with pytest.raises(InputError) as caught:
+        _parse_csv(HEADER + BODY + b"1," * 50_000_000)
+    assert (caught.value.line, caught.value.column) == (4, 4)
+    assert caught.value.reason == "expected 3 values, found 50000001"
+
+
+@pytest.mark.parametrize(
+    ("case", "data"),
+    [
+        ("gzip", gzip.compress(CLEAN)),
+        ("gzip", gzip.compress(CLEAN)[:-50]),
+        ("zlib", zlib.compress(CLEAN)[:-50]),
+        ("zstd", zstandard.ZstdCompressor().compress(CLEAN)[:-5]),
+    ],
+)
+def test_jsonl_compressed_bytes_are_refused(case, data):
+    with pytest.raises(InputError, match=rf"^{JSONL_FILE}: holds {case}-compressed data"):
+        reduce_jsonl(data, file=JSONL_FILE)
+
+
+def test_jsonl_a_100_mb_line_is_refused_before_it_is_parsed(monkeypatch):
+    huge = b'{"cycle":1,"PS1":[' + b"1.5," * 25_000_000 + b"1]}"
+    fast, strict = _both_paths(monkeypatch, _replace_line(2, huge))
+    assert str(fast) == str(strict)
+    assert (fast.file, fast.line) == (JSONL_FILE, 2)
+    assert fast.reason.startswith("line of 100000021 bytes: a cycle's line holds at most")
+
+
+def test_jsonl_a_60000_digit_value_is_out_of_range(monkeypatch):
+    """Python's json refuses integers of more than 4300 digits, naming no column."""
+    fast, strict = _both_paths(monkeypatch, _raw_value(2, "PS3", 7, b"9" * 60_000))
+    assert str(fast) == str(strict)
+    assert str(fast) == f"{JSONL_FILE}:2:PS3[7]: value out of range for a float64"
+    huge_cycle = CLEAN.replace(b'"cycle":2', b'"cycle":' + b"9" * 60_000)
+    fast, strict = _both_paths(monkeypatch, huge_cycle)
+    assert str(fast) == str(strict)
+    assert str(fast) == (
+        f"{JSONL_FILE}:3:cycle: an integer of 60000 digits is not a cycle number: expected the "
+        "whole number 2"
+    )
+
+
+def test_jsonl_values_are_quoted_only_as_a_short_excerpt(monkeypatch):
+    secret = "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    fast, strict = _both_paths(monkeypatch, _set(1, "PS1", secret, 3))
+    assert str(fast) == str(strict)
+    assert str(fast) == (
+        f'{JSONL_FILE}:1:PS1[3]: "aws_secret_access_k… (64 characters) is not a number'
+    )

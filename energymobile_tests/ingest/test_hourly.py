@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energymobile.channels import CHANNELS
-from energymobile.ingest.hourly import STATISTIC_ATTR, hourly_frame, merge_profile
+from energymobile.channels import CHANNELS, FIRST_COLUMNS, MEAN_COLUMNS
+from energymobile.ingest.hourly import KEY_COLUMNS, hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles
 
 pytestmark = pytest.mark.unit
@@ -16,7 +16,7 @@ def _cycles(n):
 
 
 def test_hourly_rows_count_hours_from_the_cohorts_midnight():
-    frame = hourly_frame("2008-09-26", _cycles(3), "mean")
+    frame = hourly_frame("2008-09-26", _cycles(3))
     assert frame["cycle"].tolist() == [0, 1, 2]
     assert frame["date_time"].tolist() == [
         pd.Timestamp("2008-09-26 00:00"),
@@ -25,13 +25,17 @@ def test_hourly_rows_count_hours_from_the_cohorts_midnight():
     ]
     assert frame["cumulative_minutes"].tolist() == [0, 60, 120]
     assert frame["cohort"].unique().tolist() == ["2008-09-26"]
-    assert frame["ps1"].tolist() == [0.5, 1.5, 2.5]
-    assert frame.attrs[STATISTIC_ATTR] == "mean"
-    assert hourly_frame("2008-09-26", _cycles(3), "first")["se"].tolist() == [0.0, 10.0, 20.0]
+
+
+def test_every_row_holds_each_channels_first_sample_and_mean_by_name():
+    frame = hourly_frame("2008-09-26", _cycles(3))
+    assert list(frame.columns) == [*KEY_COLUMNS, *FIRST_COLUMNS, *MEAN_COLUMNS]
+    assert frame["ps1_mean"].tolist() == [0.5, 1.5, 2.5]
+    assert frame["se_first"].tolist() == [0.0, 10.0, 20.0]
 
 
 def test_profile_merge_adds_codes_and_documented_words():
-    frame = hourly_frame("2008-09-26", _cycles(3), "mean")
+    frame = hourly_frame("2008-09-26", _cycles(3))
     profile = np.array([[3, 100, 0, 130, 1], [20, 90, 1, 115, 0], [100, 73, 2, 90, 0]])
     merged = merge_profile(frame, profile)
     assert merged["cooler_condition"].tolist() == [3, 20, 100]
@@ -42,10 +46,18 @@ def test_profile_merge_adds_codes_and_documented_words():
     ]
     assert merged["valve_condition_description"].iloc[2] == "close to total failure"
     assert merged["stable_flag_description"].iloc[1] == "conditions were stable"
-    assert merged.attrs[STATISTIC_ATTR] == "mean"
+    conditions = [c for c in merged.columns if c not in frame.columns]
+    assert conditions[:5] == [
+        "cooler_condition",
+        "valve_condition",
+        "internal_pump_leakage",
+        "hydraulic_accumulator_bar",
+        "stable_flag",
+    ]
+    assert all(c.endswith("_description") for c in conditions[5:]) and len(conditions) == 10
 
 
 def test_cycles_beyond_the_profile_get_no_condition():
-    frame = hourly_frame("2008-09-26", _cycles(3), "mean")
+    frame = hourly_frame("2008-09-26", _cycles(3))
     merged = merge_profile(frame, np.array([[3, 100, 0, 130, 1]]))
     assert merged["cooler_condition"].isna().tolist() == [False, True, True]

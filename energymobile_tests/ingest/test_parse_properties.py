@@ -1,7 +1,8 @@
 """Property: any corruption of a valid file either parses exactly or raises our InputError.
 
 Never another exception, never silently different numbers: when the parser accepts a corrupted
-file, its values must equal an independent strict reading of the same bytes.
+file, its values must equal an independent strict reading of the same bytes. Files are
+separated by tabs or by (runs of) spaces.
 """
 
 import re
@@ -57,9 +58,12 @@ def _reference(data: bytes) -> np.ndarray | None:
     lines = data.split(b"\n")
     while lines and not lines[-1].strip(b" \t\r"):
         lines.pop()
+    first = lines[0].strip(b" \t\r") if lines else b""
+    by_spaces = b"\t" not in first and b" " in first
     rows = []
     for line in lines:
-        fields = line.rstrip(b" \t\r").split(b"\t")
+        line = line.rstrip(b" \t\r")
+        fields = [f for f in line.split(b" ") if f] if by_spaces else line.split(b"\t")
         if len(fields) != COLUMNS or not all(_NUMBER.fullmatch(f) for f in fields):
             return None
         values = [float(f) for f in fields]
@@ -72,7 +76,8 @@ def _reference(data: bytes) -> np.ndarray | None:
 @st.composite
 def corrupted_files(draw):
     rows = draw(_rows)
-    data = bytearray(b"".join(("\t".join(r) + "\n").encode() for r in rows))
+    separator = draw(st.sampled_from(["\t", " ", "   "]))
+    data = bytearray(b"".join((separator.join(r) + "\n").encode() for r in rows))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         action = draw(st.sampled_from(["insert", "delete", "replace", "truncate"]))
         at = draw(st.integers(min_value=0, max_value=len(data)))

@@ -19,17 +19,11 @@ from pathlib import Path
 import polars as pl
 from sqlalchemy import Engine, create_engine, text
 
-from energymobile.channels import CONDITION_COLUMNS
+from energymobile.channels import CHANNELS, CONDITION_COLUMNS
 from energymobile.cohorts import cohort_window
+from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.storage.dialects import configure_engine, engine_options
-from energymobile.storage.warehouse import (
-    FACT_COLUMNS,
-    FACT_TABLE,
-    LOAD_COLUMNS,
-    PROFILE_ID,
-    CohortLoad,
-    fact_table,
-)
+from energymobile.storage.warehouse import FACT_TABLE, PROFILE_ID, CohortLoad, fact_table
 
 LEGACY_SQL = Path(__file__).parent / "legacy_schema"
 FILES = (
@@ -89,14 +83,25 @@ def create_legacy_database(url: str, version: int = 4, *, recorded: bool = True)
         engine.dispose()
 
 
-def load_legacy_cohort(url: str, load: CohortLoad, version: int = 4) -> None:
-    """The cohort as the old warehouse wrote it into a database at `version` (2 to 4)."""
-    frame = fact_table(load.frame, load.key)  # checked and typed as the old loader did
-    columns = FACT_COLUMNS
+OLD_SENSOR_COLUMNS = tuple(c.column for c in CHANNELS)
+"""Before revision 005: one column per sensor (`ps1`), holding the statistic the cohort was
+loaded with (cohorts.statistic)."""
+
+
+def load_legacy_cohort(
+    url: str, load: CohortLoad, version: int = 4, *, statistic: str = "mean"
+) -> None:
+    """The cohort as the old warehouse wrote it into a database at `version` (2 to 4; 4 is
+    also what energymobile wrote at Alembic revision 004), loaded with `statistic` (mean or
+    first): each sensor's column holds the load's `<sensor>_<statistic>`."""
+    facts = fact_table(load.frame, load.key)  # checked and typed as the old loader did
+    sensors = [pl.col(f"{name}_{statistic}").alias(name) for name in OLD_SENSOR_COLUMNS]
+    frame = facts.select(*KEY_COLUMNS, *sensors, PROFILE_ID)
+    columns: tuple[str, ...] = (*KEY_COLUMNS, *OLD_SENSOR_COLUMNS, PROFILE_ID)
     if version < 4:
         codes = pl.from_pandas(load.frame[list(CONDITION_COLUMNS)]).cast(pl.Int64)
         frame = pl.concat([frame.drop(PROFILE_ID), codes], how="horizontal")
-        columns = LOAD_COLUMNS
+        columns = (*KEY_COLUMNS, *OLD_SENSOR_COLUMNS, *CONDITION_COLUMNS)
     start, end = cohort_window(load.key)
     engine = legacy_engine(url)
     try:
@@ -111,7 +116,7 @@ def load_legacy_cohort(url: str, load: CohortLoad, version: int = 4) -> None:
                     "s": start,
                     "e": end,
                     "n": frame.height,
-                    "stat": load.statistic,
+                    "stat": statistic,
                     "sha": load.source_sha256,
                     "at": datetime.now(UTC).replace(tzinfo=None),
                 },

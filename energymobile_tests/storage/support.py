@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from energymobile.channels import CHANNELS, FIRST_COLUMNS, MEAN_COLUMNS
 from energymobile.storage.warehouse import (
     FLAT_COLUMNS,
     FLAT_VIEW,
@@ -58,6 +59,15 @@ def expected_rows(load: CohortLoad) -> pd.DataFrame:
     return typed_flat_frame(load.frame.copy())
 
 
+def expected_rows_before_005(load: CohortLoad, statistic: str) -> pd.DataFrame:
+    """What the view returns for this load written before revision 005 with one statistic
+    (`load_legacy_cohort`), once migrated: that statistic's columns, the other's empty."""
+    rows = expected_rows(load)
+    other = MEAN_COLUMNS if statistic == "first" else FIRST_COLUMNS
+    rows[list(other)] = float("nan")
+    return rows
+
+
 def scalar(url: str, sql: str, **params: object) -> object:
     engine = create_engine(url)
     try:
@@ -87,6 +97,26 @@ def view_rows(engine: Engine, key: str) -> pd.DataFrame:
             {"k": key},
         )
         frame = pd.DataFrame(result.fetchall(), columns=list(FLAT_COLUMNS))
+    return typed_flat_frame(frame)
+
+
+def legacy_view_rows(engine: Engine, key: str, statistic: str) -> pd.DataFrame:
+    """The cohort's rows of oil_well_hourly before revision 005 (one column per sensor, holding
+    the statistic the cohort was loaded with), laid out as since 005 for comparison."""
+    old = {c.column: f"{c.column}_{statistic}" for c in CHANNELS}
+    columns = [name for name in FLAT_COLUMNS if name not in (*FIRST_COLUMNS, *MEAN_COLUMNS)]
+    with engine.connect() as conn:
+        result = conn.execute(
+            text(
+                f"SELECT {', '.join([*columns, *old])} FROM {FLAT_VIEW} "
+                "WHERE cohort = :k ORDER BY cycle"
+            ),
+            {"k": key},
+        )
+        frame = pd.DataFrame(result.fetchall(), columns=[*columns, *old.values()])
+    for name in (*FIRST_COLUMNS, *MEAN_COLUMNS):
+        if name not in frame:
+            frame[name] = float("nan")
     return typed_flat_frame(frame)
 
 

@@ -81,6 +81,16 @@ def test_every_delivered_file_reads_back_byte_for_byte(tmp_path: Path):
     assert list(current.receipts) == receipts
     assert current.delivery == delivery_id(receipts)
     assert all(f"/delivery={current.delivery}/" in key for key in current.objects.values())
+    assert current.landing_fingerprint is None  # not given: not recorded
+
+
+@pytest.mark.integration
+def test_the_manifest_names_the_landing_listing_the_delivery_was_read_from(tmp_path: Path):
+    store = LocalObjectStore(tmp_path / "s3")
+    files, receipts = delivered(tmp_path, seed=1)
+    compressed = {n: compress(d) for n, d in files.items()}
+    archive_delivery(store, KEY, compressed, receipts, landing_fingerprint="0123456789abcdef")
+    assert read_archive(store, KEY).landing_fingerprint == "0123456789abcdef"
 
 
 @pytest.mark.integration

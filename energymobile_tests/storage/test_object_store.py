@@ -12,14 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.dataset as ds
 import pytest
 
+from energymobile.dictionary import PARQUET_COLUMNS, dictionary_csv
 from energymobile.storage.exports import (
     COMBINED_KEY,
-    HISTORICAL_PREFIX,
+    DICTIONARY_KEY,
     REBUILD_PASSES,
     ExportsChanged,
+    IncompleteCohort,
     cohort_csv_key,
     cohort_parquet_key,
     combined_cohort_rows,
@@ -36,7 +37,6 @@ from energymobile.storage.object_store import (
     open_object_store,
 )
 from energymobile.storage.s3 import S3ObjectStore
-from energymobile.storage.warehouse import FLAT_COLUMNS
 from energymobile_tests.support.s3 import S3_BUCKET
 from energymobile_tests.support.synthetic import synthetic_cohort_frame
 
@@ -62,7 +62,7 @@ def _export(store: ObjectStore, keys: tuple[str, ...] = KEYS) -> dict[str, pd.Da
     frames = {k: synthetic_cohort_frame(k, ROWS, seed=i) for i, k in enumerate(keys)}
     for key, frame in frames.items():
         stored = write_cohort_export(store, key, frame)
-        assert [s.rows for s in stored] == [ROWS, ROWS]
+        assert (stored["csv"].rows, stored["parquet"].rows) == (ROWS, ROWS)
     return frames
 
 
@@ -140,15 +140,20 @@ def test_rebuilding_again_replaces_rather_than_duplicates(store):
     second = rebuild_combined(store)
     assert second.sha256 == first.sha256 and second.rows == ROWS * len(KEYS)
     assert store.list_keys("") == sorted(
-        [COMBINED_KEY] + [cohort_csv_key(k) for k in KEYS] + [cohort_parquet_key(k) for k in KEYS]
+        [COMBINED_KEY, DICTIONARY_KEY]
+        + [cohort_csv_key(k) for k in KEYS]
+        + [cohort_parquet_key(k) for k in KEYS]
     )
 
 
 def test_a_cohort_with_another_header_stops_the_rebuild(store):
+    """A cohort exported before the template layout (its header began `cohort,cycle,…`) is
+    never streamed under today's header."""
     _export(store)
     rebuild_combined(store)
     before = store.get_bytes(COMBINED_KEY)
-    stale = store.get_bytes(cohort_csv_key(KEYS[1])).replace(b"ps1,", b"pressure_1,", 1)
+    body = store.get_bytes(cohort_csv_key(KEYS[1])).split(b"\n", 1)[1]
+    stale = b"cohort,cycle,date_time,cumulative_minutes,ps1,ps2\n" + body
     store.put_bytes(cohort_csv_key(KEYS[1]), stale)
     with pytest.raises(ValueError, match=f"cohort={KEYS[1]}/data.csv has another header"):
         rebuild_combined(store)
@@ -256,31 +261,27 @@ def test_the_combined_files_rows_per_cohort_are_read_back_from_the_store(store):
 def test_parquet_copies_read_back_like_the_csv(store):
     frames = _export(store, KEYS[:1])
     frame = pd.read_parquet(io.BytesIO(store.get_bytes(cohort_parquet_key(KEYS[0]))))
-    assert list(frame.columns) == list(FLAT_COLUMNS)
+    assert list(frame.columns) == [c.name for c in PARQUET_COLUMNS]  # cohort: in the path
     csv = read_csv_export(store.get_bytes(cohort_csv_key(KEYS[0])))
     pd.testing.assert_frame_equal(csv, frames[KEYS[0]])
-    pd.testing.assert_frame_equal(frame, frames[KEYS[0]], check_dtype=False)
+    expected = frames[KEYS[0]].drop(columns="cohort")
+    pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+    assert frame["date_time"].dtype == "datetime64[ms]"  # milliseconds: what Athena reads
 
 
-@pytest.mark.unit
-def test_the_parquet_copies_read_as_one_hive_dataset(tmp_path):
-    """The recipe of docs/s3.md: pyarrow reads the Parquet files under the prefix as one
-    dataset, skipping the CSVs beside them, and filters on the cohort folders."""
-    store = LocalObjectStore(tmp_path / "store")
-    frames = _export(store)
-    dataset = ds.dataset(
-        store.root / HISTORICAL_PREFIX,
-        format="parquet",
-        partitioning="hive",
-        exclude_invalid_files=True,
-    )
-    history = dataset.to_table().to_pandas().sort_values(["cohort", "cycle"])
-    assert len(history) == ROWS * len(KEYS)
-    assert set(history["cohort"].astype(str)) == set(KEYS)
-    recent = dataset.to_table(filter=ds.field("cohort") >= KEYS[1]).to_pandas()
-    assert len(recent) == ROWS * 2
-    assert list(history.columns) == list(FLAT_COLUMNS)
-    assert history["ps1"].tolist() == pd.concat(frames.values())["ps1"].tolist()
+def test_the_dictionary_is_written_with_the_exports(store):
+    _export(store, KEYS[:1])
+    assert store.get_bytes(DICTIONARY_KEY) == dictionary_csv()
+
+
+def test_a_cohort_missing_a_statistic_is_refused_before_anything_is_written(store):
+    """A cohort loaded before warehouse revision 005 holds one statistic: exporting it would
+    leave cells empty, so nothing is written and the error says what to do."""
+    frame = synthetic_cohort_frame(KEYS[0], ROWS)
+    frame.loc[:, ["ps1_first", "se_first"]] = float("nan")
+    with pytest.raises(IncompleteCohort, match=r"cohort 2008-03-26 has no values in ps1_first"):
+        write_cohort_export(store, KEYS[0], frame)
+    assert store.list_keys("") == []
 
 
 @contextmanager
@@ -307,7 +308,7 @@ def test_every_written_file_is_readable_as_the_umask_says(tmp_path, mask, mode):
         _export(store)
         rebuild_combined(store)
     written = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
-    assert len(written) == 3 + 2 * len(KEYS) + 1
+    assert len(written) == 3 + 2 * len(KEYS) + 2  # CSV + Parquet a cohort; combined, dictionary
     assert {
         p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written
     } == {p.relative_to(tmp_path).as_posix(): mode for p in written}

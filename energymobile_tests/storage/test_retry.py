@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from energymobile.channels import CHANNEL_COLUMNS, CONDITION_COLUMNS
+from energymobile.channels import CONDITION_COLUMNS
 from energymobile.cohorts import cohort_window
 from energymobile.defs.assets import mysql_tables
 from energymobile.defs.partitions import cohort_partitions
@@ -25,7 +25,7 @@ from energymobile.storage.retry import (
     error_code,
     is_transient_database_error,
 )
-from energymobile.storage.warehouse import CohortLoad, Warehouse, WarehouseError
+from energymobile.storage.warehouse import SENSOR_COLUMNS, CohortLoad, Warehouse, WarehouseError
 
 KEY = "2008-03-26"
 DOCUMENTED_CODES = (100, 100, 0, 130, 0)
@@ -44,11 +44,11 @@ def _cohort_load(cycles: int = 3) -> CohortLoad:
             "cycle": cycle,
             "date_time": pd.Timestamp(start) + pd.to_timedelta(cycle, unit="h"),
             "cumulative_minutes": cycle * 60,
-            **{column: np.linspace(1.0, 2.0, cycles) for column in CHANNEL_COLUMNS},
+            **{column: np.linspace(1.0, 2.0, cycles) for column in SENSOR_COLUMNS},
             **dict(zip(CONDITION_COLUMNS, DOCUMENTED_CODES, strict=True)),
         }
     )
-    return CohortLoad(KEY, frame, "mean", receipts=())
+    return CohortLoad(KEY, frame, receipts=())
 
 
 def _output_context() -> dg.OutputContext:
@@ -84,7 +84,7 @@ def test_a_locked_warehouse_reaches_the_retry_policy_as_it_is(tmp_path):
 def test_a_permanent_error_bypasses_the_retry_policy(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.sqlite'}"
     load = _cohort_load()
-    bad = CohortLoad(KEY, load.frame.drop(columns=["ps1"]), "mean", load.receipts)
+    bad = CohortLoad(KEY, load.frame.drop(columns=["ps1_mean"]), load.receipts)
     manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
     with pytest.raises(dg.Failure) as failure:
         manager.handle_output(_output_context(), bad)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from energymobile.channels import CHANNELS, CONDITION_COLUMNS, CONDITIONS
+from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.storage.dialects import ForeignKeyViolation
 from energymobile.storage.migrate import (
     DIALECTS,
@@ -34,20 +35,25 @@ from energymobile.storage.warehouse import (
     FACT_COLUMNS,
     FACT_TABLE,
     FLAT_COLUMNS,
-    LOAD_COLUMNS,
     PROFILE_ID,
     PROFILES_TABLE,
     Warehouse,
     profile_id,
     typed_flat_frame,
 )
-from energymobile_tests.storage.legacy import create_legacy_database, load_legacy_cohort
+from energymobile_tests.storage.legacy import (
+    OLD_SENSOR_COLUMNS,
+    create_legacy_database,
+    load_legacy_cohort,
+)
 from energymobile_tests.storage.support import (
     KEY,
     OTHER_KEY,
     ROWS,
     cohort_load,
     expected_rows,
+    expected_rows_before_005,
+    legacy_view_rows,
     rows_of,
     scalar,
     view_rows,
@@ -58,6 +64,8 @@ pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALL = [r.id for r in revisions()]
 HEAD = ALL[-1]
+FROM_004 = ALL[ALL.index("004") :]
+"""What a database at 003 is given: 004 and every later revision."""
 DOCUMENTED = set(itertools.product(*(sorted(c.codes) for c in CONDITIONS)))
 
 
@@ -117,7 +125,7 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
 
 
 def test_a_new_database_is_migrated_to_exactly_the_schema_of_schema_py(url, warehouse, engine):
-    assert ALL == ["001", "002", "003", "004"]
+    assert ALL == ["001", "002", "003", "004", "005", "006"]
     assert warehouse.ensure_schema() == ALL
     assert warehouse.ensure_schema() == []  # once per process
     assert_matches_schema(engine)
@@ -229,27 +237,38 @@ def test_the_database_itself_refuses_codes_no_profile_describes(warehouse):
 
 
 @pytest.mark.parametrize(
-    ("version", "recorded"),
-    [(4, True), (3, True), (2, True), (4, False), (3, False)],
+    ("version", "recorded", "statistic"),
+    [
+        (4, True, "mean"),
+        (3, True, "first"),
+        (2, True, "mean"),
+        (4, False, "first"),
+        (3, False, "mean"),
+    ],
     ids=["recorded-4", "recorded-3", "recorded-2", "by-hand-4", "by-hand-3"],
 )
 def test_a_database_made_before_alembic_is_upgraded_in_place_with_its_rows(
-    url, engine, version, recorded
+    url, engine, version, recorded, statistic
 ):
     """The schema and a cohort as the code before Alembic wrote them (at version 4, 3 or 2,
-    recorded in schema_migrations or prepared by hand); energymobile stamps the database with
-    its revision, applies the rest, and every row reads back as it was; loads go on."""
+    recorded in schema_migrations or prepared by hand, loaded with either statistic);
+    energymobile stamps the database with its revision, applies the rest, and every value reads
+    back as it was, in the column of its statistic (005); loads go on."""
     create_legacy_database(url, version, recorded=recorded)
     load = cohort_load(KEY, seed=4)
-    load_legacy_cohort(url, load, version)
+    load_legacy_cohort(url, load, version, statistic=statistic)
+    before = expected_rows_before_005(load, statistic)
     if version >= 3:
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+        pd.testing.assert_frame_equal(
+            legacy_view_rows(engine, KEY, statistic), before, check_exact=True
+        )
 
     warehouse = Warehouse(url)
     try:
         assert warehouse.ensure_schema() == ALL[version:]
         assert_matches_schema(engine, made_before_alembic=version >= 4)
-        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
+        pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), before, check_exact=True)
+        assert rows_of(url, "SELECT statistic FROM cohorts") == [(statistic,)]
         with engine.connect() as conn:
             stored = conn.execute(text(f"SELECT {PROFILE_ID} FROM {FACT_TABLE} ORDER BY cycle"))
             codes = load.frame[list(CONDITION_COLUMNS)].astype(int).to_dict("records")
@@ -257,12 +276,62 @@ def test_a_database_made_before_alembic_is_upgraded_in_place_with_its_rows(
         if recorded:  # the old record stays as it was, no longer written
             assert scalar(url, "SELECT MAX(version) FROM schema_migrations") == version
 
+        # 006: the rows loaded before record no delivery; it is worked out from their files.
+        assert rows_of(url, "SELECT delivery FROM cohorts") == [(None,)]
+        assert warehouse.cohort_deliveries() == {KEY: load.delivery}
+
         again = cohort_load(KEY, seed=5)
         other = cohort_load(OTHER_KEY, seed=6)
         assert warehouse.replace_cohort(again).rows_replaced == ROWS
+        assert rows_of(url, "SELECT statistic FROM cohorts") == [("both",)]
         warehouse.replace_cohort(other)
+        assert warehouse.cohort_deliveries() == {KEY: again.delivery, OTHER_KEY: other.delivery}
         pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(again))
         pd.testing.assert_frame_equal(warehouse.read_cohorts([OTHER_KEY]), expected_rows(other))
+    finally:
+        warehouse.dispose()
+
+
+def migrations_up_to(tmp_path: Path, last: str) -> Path:
+    """A copy of the migrations without the revisions after `last`."""
+    folder = copy_of_migrations(tmp_path)
+    for revision in revisions()[ALL.index(last) + 1 :]:
+        (folder / "versions" / revision.file).unlink()
+    return folder
+
+
+def test_005_keeps_each_cohort_loaded_at_004_in_the_column_of_its_statistic(url, engine, tmp_path):
+    """Two cohorts loaded at revision 004, one with each statistic, go through 005: each value
+    lands in `<sensor>_<statistic>`, the other statistic stays empty and cohorts.statistic says
+    which the cohort holds, until a load (re-derived from the archive) fills both."""
+    assert upgrade(url, migrations_up_to(tmp_path, "004")) == ALL[:4]
+    mean_load, first_load = cohort_load(KEY, seed=11), cohort_load(OTHER_KEY, seed=12)
+    load_legacy_cohort(url, mean_load, statistic="mean")
+    load_legacy_cohort(url, first_load, statistic="first")
+
+    warehouse = Warehouse(url)
+    try:
+        assert warehouse.ensure_schema() == ["005"]
+        assert_matches_schema(engine)
+        for load, statistic in ((mean_load, "mean"), (first_load, "first")):
+            pd.testing.assert_frame_equal(
+                warehouse.read_cohorts([load.key]),
+                expected_rows_before_005(load, statistic),
+                check_exact=True,
+            )
+        statistics = "SELECT cohort, statistic FROM cohorts ORDER BY cohort"
+        assert rows_of(url, statistics) == [(KEY, "mean"), (OTHER_KEY, "first")]
+        empty = "SELECT COUNT(*) FROM sensor_hourly WHERE cohort = :k AND {} IS NULL"
+        assert scalar(url, empty.format("se_first"), k=KEY) == ROWS
+        assert scalar(url, empty.format("se_mean"), k=OTHER_KEY) == ROWS
+        assert warehouse.cohorts_to_rederive() == {KEY: "mean", OTHER_KEY: "first"}
+
+        warehouse.replace_cohort(mean_load)  # re-derived: the same delivery, both statistics
+        pd.testing.assert_frame_equal(
+            warehouse.read_cohorts([KEY]), expected_rows(mean_load), check_exact=True
+        )
+        assert rows_of(url, statistics) == [(KEY, "both"), (OTHER_KEY, "first")]
+        assert warehouse.cohorts_to_rederive() == {OTHER_KEY: "first"}
     finally:
         warehouse.dispose()
 
@@ -308,6 +377,11 @@ def test_warehouses_starting_at_once_upgrade_once(url):
     assert scalar(url, "SELECT COUNT(*) FROM cooler_condition") == 3
 
 
+def later(revision: str) -> str:
+    """A test revision (999) after the newest real one, whichever that is."""
+    return revision.replace("{head}", HEAD)
+
+
 def copy_of_migrations(tmp_path: Path) -> Path:
     folder = tmp_path / "migrations"
     shutil.copytree(migrations_folder(), folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -316,15 +390,15 @@ def copy_of_migrations(tmp_path: Path) -> Path:
 
 NOTE_REVISION = '''"""A later change: a note per cohort.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 999
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "999"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -337,13 +411,13 @@ def test_a_new_revision_is_one_file_that_moves_a_loaded_database_forward(url, wa
     load = cohort_load(KEY)
     warehouse.replace_cohort(load)
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_cohort_note.py").write_text(NOTE_REVISION)
+    (migrations / "versions" / "999_cohort_note.py").write_text(later(NOTE_REVISION))
 
-    assert upgrade(url, migrations) == ["005"]
+    assert upgrade(url, migrations) == ["999"]
     assert upgrade(url, migrations) == []
     pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), expected_rows(load))
     assert scalar(url, "SELECT COUNT(*) FROM cohorts WHERE note IS NULL") == 1
-    assert rows_of(url, "SELECT version_num FROM alembic_version") == [("005",)]
+    assert rows_of(url, "SELECT version_num FROM alembic_version") == [("999",)]
 
 
 def test_no_migrations_found_is_an_error_and_the_database_is_left_alone(tmp_path):
@@ -374,14 +448,14 @@ def transactional_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 FAILING_REVISION = '''"""A revision that fails at its end.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 999
+Revises: {head}
 """
 
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "999"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -390,15 +464,15 @@ def upgrade() -> None:
 
 
 def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, tmp_path):
-    """SQLite and PostgreSQL: 004 (SQLite rebuilds the fact table) then a failing 005, over a
-    loaded database at 003: the failure rolls back 004 as well, rows and all, and the real
-    revisions then apply."""
+    """SQLite and PostgreSQL: 004 and 005 (SQLite rebuilds the fact table) then a failing
+    revision, over a loaded database at 003: the failure rolls back 004 and 005 as well, rows
+    and all, and the real revisions then apply."""
     url = transactional_url
     create_legacy_database(url, 3)
     load = cohort_load(KEY, seed=8)
     load_legacy_cohort(url, load, 3)
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_fails.py").write_text(FAILING_REVISION)
+    (migrations / "versions" / "999_fails.py").write_text(later(FAILING_REVISION))
 
     with pytest.raises(DBAPIError, match="no_such_column"):
         upgrade(url, migrations)
@@ -409,25 +483,32 @@ def test_an_upgrade_that_fails_leaves_the_database_as_it_was(transactional_url, 
             assert current_revision(conn) == "003"  # the stamp of the old database stays
         found = inspect(engine)
         assert PROFILES_TABLE not in found.get_table_names()
-        assert [c["name"] for c in found.get_columns(FACT_TABLE)] == list(LOAD_COLUMNS)
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+        assert [c["name"] for c in found.get_columns(FACT_TABLE)] == [
+            *KEY_COLUMNS,
+            *OLD_SENSOR_COLUMNS,
+            *CONDITION_COLUMNS,
+        ]
+        before = expected_rows_before_005(load, "mean")
+        pd.testing.assert_frame_equal(
+            legacy_view_rows(engine, KEY, "mean"), before, check_exact=True
+        )
 
-        assert upgrade(url) == ["004"]
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+        assert upgrade(url) == ALL[3:]
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), before, check_exact=True)
     finally:
         engine.dispose()
 
 
 DANGLING_REVISION = '''"""A revision that leaves a row without its parent.
 
-Revision ID: 005
-Revises: 004
+Revision ID: 999
+Revises: {head}
 """
 
 from alembic import op
 
-revision = "005"
-down_revision = "004"
+revision = "999"
+down_revision = "{head}"
 
 
 def upgrade() -> None:
@@ -443,14 +524,14 @@ def test_on_sqlite_a_revision_leaving_rows_without_their_parent_is_rolled_back(t
     row is checked before the upgrade commits instead."""
     url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
     migrations = copy_of_migrations(tmp_path)
-    (migrations / "versions" / "005_dangling.py").write_text(DANGLING_REVISION)
+    (migrations / "versions" / "999_dangling.py").write_text(later(DANGLING_REVISION))
     with pytest.raises(
         ForeignKeyViolation, match=r"1 rows without their parent row \(cohort_files"
     ):
         upgrade(url, migrations)
     engine = create_engine(url)
     try:
-        assert inspect(engine).get_table_names() == []  # 001 to 004 rolled back with it
+        assert inspect(engine).get_table_names() == []  # 001 to 005 rolled back with it
     finally:
         engine.dispose()
     assert upgrade(url) == ALL
@@ -485,9 +566,48 @@ def test_004_interrupted_on_mariadb_finishes_when_run_again(mysql_url, stopped_a
             for statement in statements[: stop + 1]:
                 conn.exec_driver_sql(statement)
             conn.commit()
-        assert Warehouse(mysql_url).ensure_schema() == ["004"]
+        assert Warehouse(mysql_url).ensure_schema() == ALL[3:]
         assert_matches_schema(engine)
-        pd.testing.assert_frame_equal(view_rows(engine, KEY), expected_rows(load), check_exact=True)
+        before = expected_rows_before_005(load, "mean")
+        pd.testing.assert_frame_equal(view_rows(engine, KEY), before, check_exact=True)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "stopped_after",
+    [
+        "ALTER TABLE sensor_hourly ADD COLUMN ps1_first",
+        "UPDATE sensor_hourly SET ps1_first",
+        "ALTER TABLE sensor_hourly DROP COLUMN ps1",
+    ],
+    ids=["columns-added", "firsts-copied", "old-columns-dropped"],
+)
+def test_005_interrupted_on_mariadb_finishes_when_run_again(mysql_url, tmp_path, stopped_after):
+    """005 stopped anywhere (the DBA's sql/mysql/005 file run up to a statement) finishes when
+    energymobile runs it again, every loaded value in its statistic's column."""
+    assert upgrade(mysql_url, migrations_up_to(tmp_path, "004")) == ALL[:4]
+    mean_load, first_load = cohort_load(KEY, seed=13), cohort_load(OTHER_KEY, seed=14)
+    load_legacy_cohort(mysql_url, mean_load, statistic="mean")
+    load_legacy_cohort(mysql_url, first_load, statistic="first")
+    dba_file = (REPO_ROOT / "sql" / "mysql" / "005_both_statistics_per_cycle.sql").read_text()
+    chunks = (
+        "\n".join(ln for ln in chunk.splitlines() if not ln.startswith("--")).strip()
+        for chunk in dba_file.split(";\n\n")
+    )
+    statements = [chunk for chunk in chunks if chunk]
+    stop = next(i for i, s in enumerate(statements) if s.lstrip().startswith(stopped_after))
+    engine = create_engine(mysql_url)
+    try:
+        with engine.connect() as conn:
+            for statement in statements[: stop + 1]:
+                conn.exec_driver_sql(statement)
+            conn.commit()
+        assert Warehouse(mysql_url).ensure_schema() == ["005"]
+        assert_matches_schema(engine)
+        for load, statistic in ((mean_load, "mean"), (first_load, "first")):
+            expected = expected_rows_before_005(load, statistic)
+            pd.testing.assert_frame_equal(view_rows(engine, load.key), expected, check_exact=True)
     finally:
         engine.dispose()
 

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from energymobile.ingest.hourly import KEY_COLUMNS
+from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import COPY, EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.exports import csv_bytes, read_csv_export
 from energymobile.storage.schema import sensor_hourly
@@ -70,7 +71,7 @@ def test_the_loader_builds_exactly_the_columns_of_the_fact_table_in_schema_py():
     facts = fact_table(cohort_load(KEY).frame, KEY)
     assert tuple(facts.columns) == FACT_COLUMNS == tuple(sensor_hourly.c.keys())
     assert FACT_COLUMNS[: len(KEY_COLUMNS)] == KEY_COLUMNS
-    assert FACT_COLUMNS[-1] == PROFILE_ID
+    assert FACT_COLUMNS[len(KEY_COLUMNS)] == PROFILE_ID
 
 
 def test_a_cohort_round_trips_exactly_through_the_view_and_the_csv_export(loader):
@@ -85,7 +86,7 @@ def test_a_cohort_round_trips_exactly_through_the_view_and_the_csv_export(loader
     pd.testing.assert_frame_equal(back, expected_rows(load), check_exact=True)
     assert back["cycle"].dtype == np.int64
     assert back["cooler_condition"].dtype == np.int64
-    assert back["ps1"].dtype == np.float64
+    assert back["ps1_first"].dtype == back["ps1_mean"].dtype == np.float64
     assert back["date_time"].dtype == "datetime64[ns]"  # naive: no timezone surprises
     assert back["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")
     assert back["cohort"].dtype == "string"
@@ -95,7 +96,7 @@ def test_a_cohort_round_trips_exactly_through_the_view_and_the_csv_export(loader
 
     url = loader.url
     assert rows_of(url, "SELECT row_count, statistic FROM cohorts WHERE cohort = :k", k=KEY) == [
-        (ROWS, "mean")
+        (ROWS, "both")
     ]
     assert scalar(url, "SELECT COUNT(*) FROM cohort_files WHERE cohort = :k", k=KEY) == 17
 
@@ -127,6 +128,12 @@ def test_a_corrected_redelivery_replaces_the_cohort_and_leaves_the_other(url, wa
     assert rows_of(
         url, "SELECT DISTINCT byte_count FROM cohort_files WHERE cohort = :k", k=KEY
     ) == [(1002,)]
+    # Each cohort records the delivery its rows come from, as the archive names it.
+    assert warehouse.cohort_deliveries() == {KEY: corrected.delivery, OTHER_KEY: other.delivery}
+    assert corrected.delivery == delivery_id(corrected.receipts) != other.delivery
+    assert rows_of(url, "SELECT delivery FROM cohorts WHERE cohort = :k", k=KEY) == [
+        (corrected.delivery,)
+    ]
 
 
 def test_cohorts_loaded_at_the_same_time_do_not_block_each_other(url, warehouse):
@@ -185,12 +192,13 @@ def test_values_the_table_cannot_hold_are_refused_before_the_database(warehouse)
     gaps.frame.loc[3, "valve_condition"] = pd.NA
     with pytest.raises(ValueError, match=r"missing values in \['valve_condition'\]"):
         warehouse.replace_cohort(gaps)
-    not_a_number = cohort_load(KEY)
-    not_a_number.frame.loc[4, "ps3"] = np.nan
-    with pytest.raises(ValueError, match=r"missing values in \['ps3'\]"):
-        warehouse.replace_cohort(not_a_number)
+    for statistic in ("ps3_first", "ps3_mean"):  # every load holds both, whole
+        not_a_number = cohort_load(KEY)
+        not_a_number.frame.loc[4, statistic] = np.nan
+        with pytest.raises(ValueError, match=rf"missing values in \['{statistic}'\]"):
+            warehouse.replace_cohort(not_a_number)
     infinite = cohort_load(KEY)
-    infinite.frame.loc[4, "ps3"] = np.inf
+    infinite.frame.loc[4, "ps3_first"] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite"):
         warehouse.replace_cohort(infinite)
     negative = cohort_load(KEY)

@@ -93,7 +93,7 @@ def test_the_revisions_make_its_types_and_the_engine_its_session_settings(postgr
         )
         == 0
     )  # whole seconds, as MySQL's DATETIME
-    assert columns["ps1"] == columns["se"] == "double precision"
+    assert columns["ps1_first"] == columns["se_mean"] == "double precision"
     assert columns[PROFILE_ID] == "bigint"
     assert inspect(warehouse.engine).get_pk_constraint(FACT_TABLE)["name"] == "sensor_hourly_pkey"
     assert rows_of(postgres_url, "SELECT code, unit FROM sensors WHERE code IN ('CE', 'TS1')") == [

@@ -6,7 +6,6 @@ repository, which no wheel has)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,21 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from energymobile_tests.support.wheel import InstalledWheel
+
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FIRST_USE = """
 import energymobile
 from energymobile.storage.warehouse import Warehouse
 print(energymobile.__file__)
 print(Warehouse("sqlite:///warehouse.sqlite").ensure_schema())
 """
-
-
-def uv() -> str:
-    found = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-    assert Path(found).is_file(), "uv is part of the setup (scripts/bootstrap.sh)"
-    return found
 
 
 def first_use(package_root: Path, folder: Path) -> subprocess.CompletedProcess[str]:
@@ -46,17 +40,10 @@ def first_use(package_root: Path, folder: Path) -> subprocess.CompletedProcess[s
 
 
 def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_without_revisions(
-    tmp_path,
+    tmp_path, installed_wheel: InstalledWheel
 ):
-    subprocess.run(
-        [uv(), "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(REPO_ROOT)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    (wheel,) = (tmp_path / "dist").glob("energymobile-*.whl")
     site = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as archive:
+    with zipfile.ZipFile(installed_wheel.wheel) as archive:
         archive.extractall(site)
     assert sorted(
         p.name for p in (site / "energymobile/storage/migrations/versions").glob("0*")
@@ -65,13 +52,14 @@ def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_with
         "002_reference_data.py",
         "003_oil_well_hourly_view.py",
         "004_condition_profiles.py",
+        "005_both_statistics_per_cycle.py",
     ]
 
     ran = first_use(site, tmp_path / "empty")
     assert ran.returncode == 0, ran.stderr
     imported, applied = ran.stdout.splitlines()[-2:]
     assert Path(imported).is_relative_to(site)  # the wheel's copy, not the checkout's
-    assert applied == "['001', '002', '003', '004']"
+    assert applied == "['001', '002', '003', '004', '005', '006']"
     assert (tmp_path / "empty" / "warehouse.sqlite").is_file()
 
     for revision in (site / "energymobile/storage/migrations/versions").glob("0*.py"):

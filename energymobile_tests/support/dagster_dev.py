@@ -1,6 +1,6 @@
-"""The real `dagster dev` (webserver and daemon, code loaded through workspace.yaml) on a free
-loopback port, with a temporary DAGSTER_HOME holding the repository's dagster.yaml and the
-given settings exported as ENERGYMOBILE_* variables.
+"""The real `dg dev` (as `make dev` runs it: Dagster's webserver and daemon, the code location
+declared by pyproject's [tool.dg]) on a free loopback port, with a temporary DAGSTER_HOME
+holding the package's dagster.yaml and the given settings exported as ENERGYMOBILE_* variables.
 
 Started through `env --default-signal=INT` (coreutils), which execs it with SIGINT at its
 default disposition: a process started from a background job inherits SIGINT ignored, and
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,18 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
-
+from energymobile.instance import ensure_instance_yaml
 from energymobile.settings import Settings
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.servers import free_port
+from energymobile_tests.support.webserver import stop_process_tree, wait_until_location_loaded
 
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 30.0
-_LOCATION_STATUS = """
-{ workspaceOrError { __typename ... on Workspace { locationEntries {
-    name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
 
 
 @dataclass
@@ -72,10 +65,10 @@ class DagsterDev:
 @contextmanager
 def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     """`dagster dev` on this project with `settings`, its home and log under `root`, ready to
-    answer; stopped (with its children) when the block ends."""
+    answer; stopped (with its children) when the block ends. `root / "dagster_home"` may hold
+    the state of earlier runs (the CLI's, say): `dagster dev` then starts on it."""
     dagster_home = root / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    ensure_instance_yaml(dagster_home)
     if "://" not in settings.landing:  # a local landing folder (not s3://)
         Path(settings.landing).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
@@ -86,15 +79,15 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
         "ENERGYMOBILE_DATABASE_URL": settings.database_url,
         "ENERGYMOBILE_OBJECT_STORE": settings.object_store,
         "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
+        "ENERGYMOBILE_LANDING_SETTLE_SECONDS": str(settings.landing_settle_seconds),
         "PYTHONUNBUFFERED": "1",
     }
     port = free_port()
     log = root / "dagster_dev.log"
     command = [
-        *("env", "--default-signal=INT"),  # execs dagster: same pid, SIGINT not ignored
-        str(Path(sys.executable).with_name("dagster")),
-        *("dev", "-w", str(REPO_ROOT / "workspace.yaml")),
-        *("-h", "127.0.0.1", "-p", str(port)),
+        *("env", "--default-signal=INT"),  # execs dg: same pid, SIGINT not ignored
+        str(Path(sys.executable).with_name("dg")),
+        *("dev", "-h", "127.0.0.1", "-p", str(port)),
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -110,48 +103,16 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
         _wait_until_loaded(dev, START_TIMEOUT_S)
         yield dev
     finally:
-        _stop(process)
+        stop_process_tree(process, STOP_TIMEOUT_S)
 
 
 def _wait_until_loaded(dev: DagsterDev, timeout_s: float) -> None:
     """Until the webserver answers and the code location is loaded (or fail with the log)."""
-    deadline = time.monotonic() + timeout_s
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if dev.process.poll() is not None:
-            raise RuntimeError(f"dagster dev exited early:\n{dev.log_tail()}")
-        try:
-            entries = dev.graphql(_LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-        except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError) as err:
-            last = repr(err)
-        else:
-            states = {e["name"]: e for e in entries}
-            entry = states.get("energymobile")
-            if entry and entry["loadStatus"] == "LOADED":
-                if entry["locationOrLoadError"]["__typename"] == "PythonError":
-                    raise RuntimeError(f"code location failed: {entry['locationOrLoadError']}")
-                return
-            last = f"location: {entry}"
-        time.sleep(0.5)
-    raise TimeoutError(f"dagster dev not ready in {timeout_s:.0f} s ({last}):\n{dev.log_tail()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT, as Ctrl-C would; then end whatever of its process tree is left, by pid."""
-    try:
-        tree = psutil.Process(process.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-    alive = [p for p in tree if p.is_running()]
-    for child in alive:
-        child.terminate()
-    _, still = psutil.wait_procs(alive, timeout=10)
-    for child in still:
-        child.kill()
+    wait_until_location_loaded(
+        dev.graphql,
+        "energymobile",
+        exited=lambda: "dagster dev" if dev.process.poll() is not None else None,
+        logs=dev.log_tail,
+        what="dagster dev",
+        timeout_s=timeout_s,
+    )

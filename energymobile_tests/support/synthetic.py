@@ -6,11 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from energymobile.channels import CHANNEL_COLUMNS, CHANNELS, CONDITIONS
+from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import default_cycles
 from energymobile.ingest.hourly import hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles, FileReceipt
-from energymobile.storage.warehouse import FLAT_COLUMNS, CohortLoad, typed_flat_frame
+from energymobile.storage.warehouse import (
+    FLAT_COLUMNS,
+    SENSOR_COLUMNS,
+    CohortLoad,
+    typed_flat_frame,
+)
 
 
 def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
@@ -23,11 +28,11 @@ def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
         for c in CHANNELS
     }
     profile = np.column_stack([rng.choice(sorted(c.codes), rows) for c in CONDITIONS])
-    frame = merge_profile(hourly_frame(key, cycles, "mean"), profile)
+    frame = merge_profile(hourly_frame(key, cycles), profile)
     receipts = [
         FileReceipt(c.file_name, 1000 + seed, rows, c.samples, f"{seed:064x}") for c in CHANNELS
     ]
-    return CohortLoad(key, frame, "mean", receipts)
+    return CohortLoad(key, frame, receipts)
 
 
 def synthetic_cohort_frame(key: str, rows: int | None = None, seed: int = 0) -> pd.DataFrame:
@@ -43,7 +48,7 @@ def synthetic_cohort_frame(key: str, rows: int | None = None, seed: int = 0) -> 
             "cumulative_minutes": 60 * np.arange(count),
         }
     )
-    for column in CHANNEL_COLUMNS:
+    for column in SENSOR_COLUMNS:
         frame[column] = np.round(rng.uniform(0.5, 200.0, count), 3)
     for condition in CONDITIONS:
         codes = rng.choice(sorted(condition.codes), count)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from functools import partial
 
 from energymobile.channels import Channel
-from energymobile.ingest.errors import InputError
+from energymobile.ingest.errors import InputError, excerpt
 from energymobile.ingest.formats.per_channel import FilePerChannel
-from energymobile.ingest.parse import BOM, Table, is_blank, parse_table
+from energymobile.ingest.parse import BOM, MAX_VALUE_BYTES, Table, is_blank, parse_table
 from energymobile.ingest.reduce import TableParser
+from energymobile.ingest.screen import refuse_compressed
 
 SEPARATOR = ","
 HEADER_LINES = 1
@@ -36,8 +37,16 @@ def header_line(code: str, columns: int) -> bytes:
 def parse_csv_table(data: bytes, *, file: str, columns: int, code: str) -> Table:
     """The header checked, then every value as float64 (rows × columns); InputError if bad."""
     start = len(BOM) if data.startswith(BOM) else 0
+    refuse_compressed(data, file=file)
     end = data.find(b"\n", start)
     end = len(data) if end < 0 else end
+    if end - start > columns * MAX_VALUE_BYTES:
+        raise InputError(
+            file,
+            f"header line of {end - start} bytes: a header of {columns} names holds at most "
+            f"{columns * MAX_VALUE_BYTES} bytes",
+            line=1,
+        )
     check_header(data[start:end], code=code, columns=columns, file=file)
     if is_blank(data, end):
         raise InputError(file, "no cycles: the file holds only its header line", line=2)
@@ -56,7 +65,7 @@ def check_header(line: bytes, *, code: str, columns: int, file: str) -> None:
     expected = header_names(code, columns)
     shown = f"{expected[0]},{expected[1]},…,{expected[-1]}"
     names = [
-        field.strip(b" ").removeprefix(b'"').removesuffix(b'"').decode("ascii", "backslashreplace")
+        field.strip(b" ").removeprefix(b'"').removesuffix(b'"').decode("latin-1")
         for field in line.split(SEPARATOR.encode())
     ]
     if _looks_numeric(names[0]):
@@ -72,7 +81,7 @@ def check_header(line: bytes, *, code: str, columns: int, file: str) -> None:
         if got != want:
             raise InputError(
                 file,
-                f"header names column {column} {got!r}, expected {want!r} (header: {shown})",
+                f"header names column {column} {excerpt(got)}, expected {want!r} (header: {shown})",
                 line=1,
                 column=column,
             )

@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 
 from energymobile.channels import CHANNELS, Channel
-from energymobile.ingest.errors import InputError
+from energymobile.ingest.errors import EXCERPT_CHARS, InputError
 from energymobile.ingest.formats.base import (
     ChannelRead,
     DeliveryFormat,
@@ -43,7 +43,7 @@ from energymobile.ingest.formats.base import (
     cohort_file,
     part_name,
 )
-from energymobile.ingest.parse import BOM, is_blank
+from energymobile.ingest.parse import BOM, MAX_VALUE_BYTES, content_end, is_blank
 from energymobile.ingest.reduce import (
     ChannelCycles,
     FileReceipt,
@@ -51,6 +51,7 @@ from energymobile.ingest.reduce import (
     reduce_samples,
     sha256_beside,
 )
+from energymobile.ingest.screen import first_long_line, line_number, refuse_compressed
 
 JSONL_NAME = "cycles.jsonl"
 CYCLE_KEY = "cycle"
@@ -62,7 +63,9 @@ SAMPLES_GROUP_BYTES = 256 << 20
 """An export's samples are read again for a few channels per pass over the file, holding at
 most this much float64 (two full 100 Hz channels): 4 passes over a full cohort, not 17, and
 never all 770 MB."""
-_BLANKS = b" \t\r\n"
+MAX_LINE_BYTES = (sum(c.samples for c in CHANNELS) + 1) * MAX_VALUE_BYTES
+"""A cycle's line holds 43,680 values (~300 KB as the rig writes them): a longer line than
+MAX_VALUE_BYTES per value is refused before polars reads it (docs/formats.md)."""
 _MISSING = object()
 
 
@@ -80,6 +83,20 @@ class _Constant:
     """NaN, Infinity or -Infinity: Python's json reads them, JSON has no such numbers."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class _HugeInteger:
+    """An integer of more digits than Python converts (4300): far beyond float64."""
+
+    digits: int
+
+
+def _integer(text: str) -> int | _HugeInteger:
+    try:
+        return int(text)
+    except ValueError:
+        return _HugeInteger(len(text))
 
 
 def reduce_jsonl(data: bytes, *, file: str) -> dict[str, ChannelCycles]:
@@ -151,29 +168,28 @@ class _Resampler:
 
 
 def _chunks(data: bytes, file: str) -> Iterator[_Chunk]:
-    """Runs of whole lines of about CHUNK_BYTES, without a BOM and the blanks at the end."""
+    """Runs of whole lines of about CHUNK_BYTES, without a BOM and the blanks at the end;
+    compressed data and impossibly long lines are refused first (screen.py)."""
     start = len(BOM) if data.startswith(BOM) else 0
-    stop = _content_end(data, start)
+    stop = content_end(data, start)
     if stop == start:
         raise InputError(file, "file is empty: expected one line per cycle")
+    refuse_compressed(data, file=file)
+    long_line = first_long_line(data, start, MAX_LINE_BYTES)
+    if long_line is not None:
+        end = data.find(b"\n", long_line)
+        size = (len(data) if end < 0 else end) - long_line
+        raise InputError(
+            file,
+            f"line of {size} bytes: a cycle's line holds at most {MAX_LINE_BYTES} bytes "
+            f"({MAX_VALUE_BYTES} per value)",
+            line=line_number(data, long_line),
+        )
     while start < stop:
         cut = data.find(b"\n", min(start + CHUNK_BYTES, stop), stop)
         end = stop if cut < 0 else cut + 1
         yield _Chunk(start, end, last=end == stop)
         start = end
-
-
-def _content_end(data: bytes, start: int) -> int:
-    """Where the content ends, before trailing blank lines (looked for from the end, by
-    blocks, without copying the file as rstrip would)."""
-    end = len(data)
-    while end > start:
-        block = data[max(start, end - 4096) : end]
-        kept = block.rstrip(_BLANKS)
-        if kept:
-            return end - (len(block) - len(kept))
-        end -= len(block)
-    return start
 
 
 def _read_chunk(
@@ -230,13 +246,12 @@ def _strict_arrays(
 ) -> dict[str, np.ndarray]:
     """Every line checked with Python's json: the values, or InputError at the first fault."""
     rows: dict[str, list[list[float]]] = {c.code: [] for c in channels}
-    lines = text.split(b"\n")
     cycle = first_cycle
-    for offset, raw in enumerate(lines):
+    for offset, raw, is_last in _text_lines(text):
         if is_blank(raw):
             continue
         where = _Where(file, first_line + offset)
-        record = _json_object(raw, where, is_last=last and offset == len(lines) - 1)
+        record = _json_object(raw, where, is_last=last and is_last)
         _check_cycle(record.get(CYCLE_KEY, _MISSING), cycle, where)
         for channel in channels:
             rows[channel.code].append(_channel_values(record, channel, where))
@@ -244,6 +259,18 @@ def _strict_arrays(
     return {
         c.code: np.array(rows[c.code], dtype=np.float64).reshape(-1, c.samples) for c in channels
     }
+
+
+def _text_lines(text: bytes) -> Iterator[tuple[int, bytes, bool]]:
+    """(0-based index, line, whether it is the last) of each line, one at a time: a chunk of
+    millions of tiny lines is never split into millions of objects at once."""
+    pos, index = 0, 0
+    while True:
+        cut = text.find(b"\n", pos)
+        yield index, text[pos : len(text) if cut < 0 else cut], cut < 0
+        if cut < 0:
+            return
+        pos, index = cut + 1, index + 1
 
 
 @dataclass(frozen=True)
@@ -266,7 +293,9 @@ def _json_object(raw: bytes, where: _Where, *, is_last: bool) -> dict[str, objec
             f"unreadable byte 0x{raw[err.start]:02X}: JSON Lines are UTF-8", err.start + 1
         ) from None
     try:
-        record = json.loads(text, parse_constant=_Constant, object_pairs_hook=_first_wins)
+        record = json.loads(
+            text, parse_constant=_Constant, parse_int=_integer, object_pairs_hook=_first_wins
+        )
     except json.JSONDecodeError as err:
         reason = f"invalid JSON: {err.msg}" + (" (truncated last line?)" if is_last else "")
         raise where.error(reason, err.colno) from None
@@ -341,6 +370,8 @@ def _as_float(value: object) -> float | str:
             return float(value)
         except OverflowError:
             return "value out of range for a float64"
+    if isinstance(value, _HugeInteger):
+        return "value out of range for a float64"
     if isinstance(value, _Constant):
         return f"{value.text!r} is not a finite number (JSON has no NaN or Infinity)"
     return f"{_show(value)} is not a number"
@@ -354,8 +385,14 @@ def _kind(value: object) -> str:
 
 
 def _show(value: object) -> str:
+    """A JSON value as the file writes it (json escapes control and non-ASCII characters),
+    cut to EXCERPT_CHARS characters."""
+    if isinstance(value, _HugeInteger):
+        return f"an integer of {value.digits} digits"
     text = json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:40] + "…"
+    if len(text) <= EXCERPT_CHARS:
+        return text
+    return f"{text[:EXCERPT_CHARS]}… ({len(text)} characters)"
 
 
 def _raise_overflow(
@@ -363,8 +400,8 @@ def _raise_overflow(
 ) -> None:
     """Every value is a finite float64 but a cycle's values overflow when added up."""
     row = int(np.argmax(~np.isfinite(part.mean)))
-    lines = data[chunk.start : chunk.end].split(b"\n")
-    numbered = [i for i, raw in enumerate(lines) if not is_blank(raw)]
+    text = data[chunk.start : chunk.end]
+    numbered = [i for i, raw, _ in _text_lines(text) if not is_blank(raw)]
     line = data.count(b"\n", 0, chunk.start) + 1 + numbered[row]
     raise _Where(file, line).error("the values of this line overflow when added up", channel.code)
 

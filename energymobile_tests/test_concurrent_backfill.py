@@ -1,0 +1,64 @@
+"""Two `energymobile backfill` processes of the same cohort started together, on one home: both
+succeed, and the cohort is loaded once (issue 15: one failed with `EOFError: Ran out of input`
+in mysql_tables, reading the intermediate pickle the other was still writing; dagster.yaml's
+one-run-per-cohort limit applies to queued runs, not to the CLI's in-process runs)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = pytest.mark.integration
+
+KEY = "2008-03-26"
+
+
+def _environment(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
+    return env | {"ENERGYMOBILE_HOME": str(home), "ENERGYMOBILE_MAX_SHORTFALL_HOURS": "3000"}
+
+
+def test_two_backfills_of_one_cohort_started_together_both_succeed(tmp_path: Path):
+    home = tmp_path / "home"
+    env = _environment(home)
+    command = [sys.executable, "-m", "energymobile.cli"]
+    generated = subprocess.run(
+        [*command, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+
+    backfills = [
+        subprocess.Popen(
+            [*command, "backfill", "--cohorts", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=600)[0] for process in backfills]
+    for process, output in zip(backfills, outputs, strict=True):
+        assert process.returncode == 0, output
+        assert f"[1/1] {KEY} ok" in output
+        assert "Ran out of input" not in output
+
+    csv = home / "s3" / "oil-well-data-all-historical" / f"cohort={KEY}" / "data.csv"
+    assert len(csv.read_text().splitlines()) == SHORT_CYCLES + 1
+    with sqlite3.connect(home / "warehouse.sqlite") as warehouse:
+        (rows,) = warehouse.execute(
+            "SELECT COUNT(*) FROM sensor_hourly WHERE cohort = ?", (KEY,)
+        ).fetchone()
+    assert rows == SHORT_CYCLES  # replaced, not loaded twice
