@@ -122,7 +122,7 @@ def test_a_full_disk_under_the_exports_names_the_file_in_one_line(delivered, tmp
     exports = delivered.home / "s3" / EXPORTS
     result = backfill_in_namespace(delivered, tmp_path / "dagster", full_tmpfs(exports, 64))
     line = assert_one_clear_line(result, f"[1/1] {KEY} FAILED")
-    assert f"s3_historical_csv: cannot write {exports}/cohort={KEY}/data.parquet: " in line
+    assert f"s3_historical_csv: cannot write {exports}/cohort={KEY}/data.csv: " in line
     assert "No space left on device (the disk is full): free space there, or point " in line
     assert "ENERGYMOBILE_OBJECT_STORE at another disk" in line
 
@@ -145,7 +145,7 @@ def test_a_read_only_export_folder_names_the_file_in_one_line(delivered, tmp_pat
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
     line = next(line for line in result.stdout.splitlines() if f"[1/1] {KEY} FAILED" in line)
-    assert f"cannot write {exports}/cohort={KEY}/data.parquet: Read-only file system: " in line
+    assert f"cannot write {exports}/cohort={KEY}/data.csv: Read-only file system: " in line
     assert "point ENERGYMOBILE_OBJECT_STORE at a writable folder" in line
     frames = f'File "{Path(__file__).parents[1] / "energymobile"}'  # our code's frames
     assert (frames in result.stderr) is debug, result.stderr  # the stack only with --debug
