@@ -14,6 +14,8 @@ SIGINT and SIGTERM.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import signal
 import sqlite3
@@ -162,9 +164,10 @@ def assert_nothing_held(backfills: Backfills) -> None:
 
 def assert_both_cohorts_exported(backfills: Backfills) -> None:
     combined = open_object_store(backfills.settings.object_store).get_bytes(COMBINED_KEY).decode()
-    rows = combined.splitlines()[1:]
+    header, *rows = list(csv.reader(io.StringIO(combined)))
     assert len(rows) == 2 * SHORT_CYCLES
-    assert {row.split(",", 1)[0] for row in rows} == {KEY, OTHER}
+    cohort = header.index("cohort")
+    assert {row[cohort] for row in rows} == {KEY, OTHER}
 
 
 MOMENTS = {
