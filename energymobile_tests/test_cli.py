@@ -11,10 +11,11 @@ from energymobile.cli import main
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 
-def _run(tmp_path, *args, shortfall="3000"):
+def _run(tmp_path, *args, shortfall="3000", home=None, **extra_env):
     env = {
         **os.environ,
-        "ENERGYMOBILE_HOME": str(tmp_path / "home"),
+        **extra_env,
+        "ENERGYMOBILE_HOME": str(home or tmp_path / "home"),
         "ENERGYMOBILE_MAX_SHORTFALL_HOURS": shortfall,
         "DAGSTER_HOME": "",
     }
@@ -52,6 +53,28 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
         assert _materializations(instance, "s3_historical_csv") == 2
         assert _materializations(instance, "combined_csv") == 1
+
+
+@pytest.mark.integration
+def test_a_home_of_any_folder_name_holds_everything_a_backfill_writes(tmp_path):
+    """Issue 15: a '?' in ENERGYMOBILE_HOME crashed Dagster's storage (its SQLite URL is the
+    path pasted after `sqlite:///`), a '#' cut the object store's URL at the '#'. Now generate
+    and backfill work there, and every file lands inside that folder."""
+    home = tmp_path / "q?x#y%41 ü"
+    cache = tmp_path / "cache"  # where the link Dagster is given lives (dagster_home.py)
+    env = {"home": home, "XDG_CACHE_HOME": str(cache)}
+    gen = _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES), **env)
+    assert gen.returncode == 0, gen.stderr
+    done = _run(tmp_path, "backfill", "--cohorts", "1", **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "oil-well-data-all-historical.csv ok" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([home.name, "cache"])
+    assert (home / "s3" / "oil-well-data-all-historical.csv").is_file()
+    assert (home / "warehouse.sqlite").is_file()
+    assert (home / "dagster" / "dagster.yaml").is_file()
+    assert list((home / "dagster").rglob("*.db"))  # Dagster's runs and events, in the home
+    [link] = (cache / "energymobile" / "dagster-homes").iterdir()
+    assert link.resolve() == (home / "dagster").resolve()
 
 
 @pytest.mark.integration
