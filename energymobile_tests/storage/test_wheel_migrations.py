@@ -53,6 +53,7 @@ def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_with
         "003_oil_well_hourly_view.py",
         "004_condition_profiles.py",
         "005_both_statistics_per_cycle.py",
+        "006_cohort_delivery.py",
     ]
 
     ran = first_use(site, tmp_path / "empty")
