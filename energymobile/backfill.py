@@ -3,24 +3,44 @@ the combined CSV, once.
 
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
 the multiprocess executor's start-up cost (~8 s a run here) for these small, sequential runs.
+
+Every run carries the host, pid and start time of this process as tags, and claims its pool
+slots before it starts (run_slots.py), so a run whose process was killed blocks nobody: the
+next backfill marks it failed and frees what it held. A SIGINT or SIGTERM received during a
+run stops the backfill once that run has returned (stopping.py); a run interrupted before
+Dagster could record its end is marked failed here.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 
 from energymobile.definitions import COHORT_JOB, COMBINED_JOB, build_definitions
+from energymobile.redaction import scrub, url_secrets
+from energymobile.run_slots import (
+    PoolWaitTimeout,
+    fail_runs_of_dead_processes,
+    owner_tags,
+    pool_slots,
+    pooled_steps,
+)
 from energymobile.settings import Settings
+from energymobile.stopping import cleanup_if_forced, raise_if_stopped
 
 ALL_COHORTS = "all cohorts"
 """The key of a combined-CSV outcome: its run covers every cohort, not one."""
 QUIET_RUN_CONFIG: dict[str, object] = {
     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
 }
+_WORDED_FOR_PEOPLE = ("energymobile.", "dagster._core.definitions.events.Failure")
+_DAGSTER_WRAPPERS = re.compile(r"Dagster\w*(Execution|UserCode|Invariant)\w*Error")
+"""Dagster's errors that only say where a user error happened (step, input, output)."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +49,10 @@ class CohortOutcome:
     success: bool
     seconds: float
     failure: str | None
+    """What failed, one line per failure joined by '; ' (secrets of the URLs masked)."""
     run_id: str
+    details: str = ""
+    """The failed steps' errors with their tracebacks, for `--debug`."""
 
 
 def materialize_cohorts(
@@ -39,51 +62,102 @@ def materialize_cohorts(
     instance: dg.DagsterInstance,
     on_done: Callable[[int, CohortOutcome], None] | None = None,
     job_name: str = COHORT_JOB,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[CohortOutcome]:
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
     cohort; a failure of one does not stop the next."""
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
+    fail_runs_of_dead_processes(instance, on_note)
     outcomes = []
     for index, key in enumerate(keys, start=1):
-        started = time.perf_counter()
-        result = job.execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
-        )
-        reason = failure_reason(result)
-        outcome = CohortOutcome(
-            key,
-            result.success and reason is None,
-            time.perf_counter() - started,
-            reason,
-            result.run_id,
-        )
+        outcome = _execute(job, key, key, settings, instance, run_config, on_note)
         outcomes.append(outcome)
         if on_done:
             on_done(index, outcome)
     return outcomes
 
 
-def materialize_combined(*, settings: Settings, instance: dg.DagsterInstance) -> CohortOutcome:
+def materialize_combined(
+    *,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    on_note: Callable[[str], None] | None = None,
+) -> CohortOutcome:
     """Rebuild `oil-well-data-all-historical.csv` from every exported cohort and check it
-    against the warehouse: one run, after however many cohorts were loaded."""
+    against the warehouse: one run, after however many cohorts were loaded. It waits for its
+    pool slot at most `settings.pool_wait_seconds`; `on_note` receives a line for each run
+    found dead and released, and for the wait."""
     job = build_definitions(settings).resolve_job_def(COMBINED_JOB)
+    fail_runs_of_dead_processes(instance, on_note)
+    return _execute(job, ALL_COHORTS, None, settings, instance, QUIET_RUN_CONFIG, on_note)
+
+
+def _execute(
+    job: dg.JobDefinition,
+    label: str,
+    partition_key: str | None,
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    run_config: Mapping[str, object],
+    on_note: Callable[[str], None] | None,
+) -> CohortOutcome:
+    """One run of the job, its pool slots claimed first; a SIGINT/SIGTERM that arrived during
+    it is raised (Stopped) once it has returned."""
     started = time.perf_counter()
-    result = job.execute_in_process(
-        instance=instance, run_config=QUIET_RUN_CONFIG, raise_on_error=False
-    )
-    reason = failure_reason(result)
+    run_id = str(uuid.uuid4())
+    secrets = url_secrets(settings.database_url)
+    try:
+        with (
+            cleanup_if_forced(lambda: abandon(instance, run_id)),
+            pool_slots(
+                instance,
+                pooled_steps(job),
+                run_id,
+                wait_s=settings.pool_wait_seconds,
+                report=on_note or (lambda _line: None),
+            ),
+        ):
+            result = job.execute_in_process(
+                partition_key=partition_key,
+                instance=instance,
+                run_config=run_config,
+                raise_on_error=False,
+                run_id=run_id,
+                tags=owner_tags(),
+            )
+    except PoolWaitTimeout as timeout:
+        seconds = time.perf_counter() - started
+        return CohortOutcome(label, False, seconds, str(timeout), run_id)
+    except BaseException:
+        abandon(instance, run_id)
+        raise
+    raise_if_stopped()
+    reason = failure_reason(result, secrets)
     return CohortOutcome(
-        ALL_COHORTS,
+        label,
         result.success and reason is None,
         time.perf_counter() - started,
         reason,
         result.run_id,
+        failure_details(result, secrets),
     )
 
 
-def failure_reason(result: dg.ExecuteInProcessResult) -> str | None:
-    """Failed checks and step errors of a run, as one line; None when all went well."""
+def abandon(instance: dg.DagsterInstance, run_id: str) -> None:
+    """Mark a run this process will not finish as failed, if Dagster has not recorded its end
+    (a signal or an error outside its steps interrupted it), and free its pool slots."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_failed(run, message="Interrupted: the energymobile CLI was stopped.")
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def failure_reason(result: dg.ExecuteInProcessResult, secrets: Sequence[str] = ()) -> str | None:
+    """Failed checks and step errors of a run, as one line; None when all went well. A step's
+    error is the first one in its chain that is not Dagster's wrapper (which only says where
+    it happened), its first line only (`_one_line`)."""
     reasons = [
         f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
         for e in result.get_asset_check_evaluations()
@@ -93,7 +167,32 @@ def failure_reason(result: dg.ExecuteInProcessResult) -> str | None:
         error = event.step_failure_data.error if event.is_step_failure else None
         if error and error.cls_name != "DagsterAssetCheckFailedError":  # reported above
             cause = error
-            while cause.cause is not None:
+            while cause.cause is not None and _DAGSTER_WRAPPERS.fullmatch(cause.cls_name):
                 cause = cause.cause
-            reasons.append(f"{event.step_key}: {cause.message.strip()}")
-    return "; ".join(reasons) or None
+            reasons.append(f"{event.step_key}: {_one_line(cause.message, cause.cls_name)}")
+    return scrub("; ".join(reasons), secrets) or None
+
+
+def failure_details(result: dg.ExecuteInProcessResult, secrets: Sequence[str] = ()) -> str:
+    """Every failed step's error with its traceback and causes."""
+    parts = [
+        f"{event.step_key}:\n{event.step_failure_data.error.to_string()}"
+        for event in result.all_events
+        if event.is_step_failure and event.step_failure_data.error
+    ]
+    return scrub("\n".join(parts), secrets)
+
+
+def _one_line(message: str, cls_name: str) -> str:
+    """The first line of an error's message. Our own errors and `dagster.Failure` are worded
+    for people: their class is dropped (`energymobile.ingest.errors.InputError: x` -> `x`);
+    a library's keeps its class name, without its module (`ValueError: x`)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return cls_name
+    head, sep, rest = lines[0].partition(": ")
+    if not sep or head.rsplit(".", 1)[-1] != cls_name:
+        return lines[0]
+    if head.startswith(_WORDED_FOR_PEOPLE):
+        return rest.strip() or cls_name
+    return f"{cls_name}: {rest.strip()}"

@@ -96,6 +96,27 @@ def cohort_keys_between(first: str, last: str) -> list[str]:
     return keys
 
 
+def latest_complete_cohort(now: datetime) -> str | None:
+    """The key of the last cohort whose window has ended by `now` (naive UTC); None before the
+    first one ends. Only complete cohorts are partitions (a cohort is delivered after its end)."""
+    day, latest = FIRST_COHORT, None
+    while cohort_window(day.strftime(KEY_FORMAT))[1] <= now:
+        latest, day = day.strftime(KEY_FORMAT), _add_quarter(day)
+    return latest
+
+
+def check_complete(key: str, now: datetime) -> str:
+    """The key, if its cohort's window has ended by `now`; InvalidCohortKey otherwise."""
+    _, end = cohort_window(key)
+    if end > now:
+        latest = latest_complete_cohort(now)
+        raise InvalidCohortKey(
+            f"cohort {key} is not complete: its window ends {end:%Y-%m-%d}, and it can be "
+            f"loaded only after that; the latest complete cohort is {latest}"
+        )
+    return key
+
+
 def cycle_times(key: str, cycles: int) -> list[datetime]:
     """Timestamps of cycles 0..cycles-1: the cohort's midnight plus one hour per cycle."""
     start, _ = cohort_window(key)

@@ -1,17 +1,35 @@
-"""Every ENERGYMOBILE_* environment variable, read in one place, with its default.
+"""Every ENERGYMOBILE_* environment variable, read and validated in one place, with its default.
 
 Nothing else in the package reads the environment for our own settings: resources are built
-from a `Settings`, so tests and the CLI can construct one explicitly. Secrets (database
-password, AWS keys) only ever live inside these URLs or the standard AWS variables; they are
-never logged or attached as metadata (see `redact_url`).
+from a `Settings`, so tests and the CLI can construct one explicitly. A value that cannot be
+used is refused here, when it is read, with one sentence per setting naming the variable,
+what it holds and what to write instead (`SettingsError`); nothing downstream meets it.
+
+Secrets (database password, AWS keys) only ever live inside these URLs or the standard AWS
+variables; they are never logged or attached as metadata (`redaction.redact_url`), and a
+message about a bad URL shows it masked.
+
+Paths become URLs through the standard library (`Path.as_uri`, SQLAlchemy's `URL.create`),
+never by pasting strings, so a home folder may hold any character a file system allows (`#`,
+`?`, `%`, spaces, non-ASCII) and still name exactly that folder.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from typing import TypeVar
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from energymobile.redaction import redact_url
+
+__all__ = ["Settings", "SettingsError", "redact_url", "sqlite_url"]
 
 HOME_VAR = "ENERGYMOBILE_HOME"
 LANDING_VAR = "ENERGYMOBILE_LANDING"
@@ -19,6 +37,7 @@ DATABASE_URL_VAR = "ENERGYMOBILE_DATABASE_URL"
 OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
 MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
+POOL_WAIT_VAR = "ENERGYMOBILE_POOL_WAIT_SECONDS"
 LANDING_SETTLE_VAR = "ENERGYMOBILE_LANDING_SETTLE_SECONDS"
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
@@ -26,13 +45,28 @@ Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to
 
 DEFAULT_MAX_SHORTFALL_HOURS = 24
 DEFAULT_EXPORT_DUE_DAYS = 7
+DEFAULT_POOL_WAIT_SECONDS = 1800
+"""How long the CLI waits for a pool slot (the combined CSV's rebuild) held by a live run."""
+
 DEFAULT_LANDING_SETTLE_SECONDS = 30
 """How long a drop without a `_SUCCESS` marker must stay unchanged before it is loaded; how
 this default was chosen: docs/automation.md, "How long to wait"."""
 MAX_LANDING_SETTLE_SECONDS = 24 * 3600
 
+_WHOLE_NUMBER = re.compile(r"\s*[+-]?\d+\s*")
+T = TypeVar("T")
 
-@dataclass(frozen=True)
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; one line per setting, each naming the variable, what it
+    holds (passwords masked) and what to write instead."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, repr=False)
 class Settings:
     home: Path
     landing: str
@@ -42,27 +76,68 @@ class Settings:
     export_due_days: int = DEFAULT_EXPORT_DUE_DAYS
     aws_region: str | None = None
     """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
+    pool_wait_seconds: int = DEFAULT_POOL_WAIT_SECONDS
     landing_settle_seconds: int = DEFAULT_LANDING_SETTLE_SECONDS
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment asks for; SettingsError lists every one that cannot
+        be used."""
         env = os.environ if environ is None else environ
-        home = Path(env.get(HOME_VAR) or ".energymobile").absolute()
-        return cls(
+        problems: list[str] = []
+
+        def read(var: str, parse: Callable[[str, str], T], default: T) -> T:
+            value = env.get(var)
+            if not value:
+                return default
+            try:
+                return parse(var, value)
+            except SettingsError as err:
+                problems.extend(err.problems)
+                return default
+
+        home = read(HOME_VAR, _home, Path(".energymobile").absolute())
+        settings = cls(
             home=home,
-            landing=env.get(LANDING_VAR) or str(home / "landing"),
-            database_url=env.get(DATABASE_URL_VAR) or f"sqlite:///{home / 'warehouse.sqlite'}",
-            object_store=env.get(OBJECT_STORE_VAR) or f"file://{home / 's3'}",
-            max_shortfall_hours=int(env.get(MAX_SHORTFALL_VAR) or DEFAULT_MAX_SHORTFALL_HOURS),
-            export_due_days=int(env.get(FRESHNESS_DAYS_VAR) or DEFAULT_EXPORT_DUE_DAYS),
+            landing=read(LANDING_VAR, _landing, str(home / "landing")),
+            database_url=read(
+                DATABASE_URL_VAR, _database_url, sqlite_url(home / "warehouse.sqlite")
+            ),
+            object_store=read(OBJECT_STORE_VAR, _object_store, (home / "s3").as_uri()),
+            max_shortfall_hours=read(
+                MAX_SHORTFALL_VAR, _whole_number("hours", 24), DEFAULT_MAX_SHORTFALL_HOURS
+            ),
+            export_due_days=read(
+                FRESHNESS_DAYS_VAR, _whole_number("days", 7), DEFAULT_EXPORT_DUE_DAYS
+            ),
             aws_region=next((env[v] for v in AWS_REGION_VARS if env.get(v)), None),
-            landing_settle_seconds=landing_settle_seconds(env.get(LANDING_SETTLE_VAR)),
+            pool_wait_seconds=read(
+                POOL_WAIT_VAR, _whole_number("seconds", 600), DEFAULT_POOL_WAIT_SECONDS
+            ),
+            landing_settle_seconds=read(
+                LANDING_SETTLE_VAR,
+                lambda _var, value: landing_settle_seconds(value),
+                DEFAULT_LANDING_SETTLE_SECONDS,
+            ),
         )
+        if problems:
+            raise SettingsError(problems)
+        return settings
 
     @property
     def dagster_home(self) -> Path:
         """Dagster's own storage when DAGSTER_HOME is not set: beside our data."""
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
+    def __repr__(self) -> str:
+        return (
+            f"Settings(home={str(self.home)!r}, landing={self.landing!r}, "
+            f"database_url={redact_url(self.database_url)!r}, "
+            f"object_store={self.object_store!r}, max_shortfall_hours={self.max_shortfall_hours},"
+            f" export_due_days={self.export_due_days}, aws_region={self.aws_region!r}, "
+            f"pool_wait_seconds={self.pool_wait_seconds}, "
+            f"landing_settle_seconds={self.landing_settle_seconds})"
+        )
 
 
 def landing_settle_seconds(raw: str | None) -> int:
@@ -72,21 +147,118 @@ def landing_settle_seconds(raw: str | None) -> int:
         return DEFAULT_LANDING_SETTLE_SECONDS
     text = raw.strip()
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_LANDING_SETTLE_SECONDS:
-        raise ValueError(
-            f"{LANDING_SETTLE_VAR}={raw!r}: expected whole seconds from 0 to "
-            f"{MAX_LANDING_SETTLE_SECONDS} (how long a drop without a _SUCCESS marker must "
-            f"stay unchanged before it is loaded; default {DEFAULT_LANDING_SETTLE_SECONDS})"
+        raise SettingsError(
+            [
+                f"{LANDING_SETTLE_VAR}={raw!r}: expected whole seconds from 0 to "
+                f"{MAX_LANDING_SETTLE_SECONDS} (how long a drop without a _SUCCESS marker must "
+                f"stay unchanged before it is loaded; default {DEFAULT_LANDING_SETTLE_SECONDS})"
+            ]
         )
     return int(text)
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and metadata."""
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of a SQLite file, with the characters URLs reserve (`?`, `#`, `%`)
+    percent-encoded: SQLAlchemy decodes them back to exactly this path."""
+    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+
+
+def local_folder(url: str) -> Path | None:
+    """The folder a plain path or a `file://` URL names (percent-escapes decoded), or None for
+    any other URL."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme == "" or (len(parts.scheme) == 1 and os.name == "nt"):  # C:\ on Windows
+        return Path(url)
+    return None
+
+
+# -- one parser per kind of setting; each raises SettingsError naming the variable -------------
+
+
+def _whole_number(unit: str, example: int) -> Callable[[str, str], int]:
+    def parse(var: str, value: str) -> int:
+        if not _WHOLE_NUMBER.fullmatch(value):
+            raise SettingsError(
+                [f"{var}={value!r} is not a whole number of {unit}: write e.g. {var}={example}"]
+            )
+        number = int(value)
+        if number < 0:
+            raise SettingsError(
+                [f"{var}={value!r} is negative: write 0 or more {unit}, e.g. {var}={example}"]
+            )
+        return number
+
+    return parse
+
+
+def _home(var: str, value: str) -> Path:
+    home = Path(value).expanduser().absolute()
+    if home.exists() and not home.is_dir():
+        raise SettingsError([f"{var}={value!r} is a file, not a folder: name a folder"])
+    return home
+
+
+def _database_url(var: str, value: str) -> str:
+    shown = redact_url(value)
+    kinds = "sqlite:///path, mysql+mysqldb://user:password@host/db or postgresql+psycopg://…"
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise SettingsError(
+            [f"{var} ({shown}) is not a database URL: write e.g. {kinds}"]
+        ) from None
+    if url.host and "@" in url.host:
+        raise SettingsError(
+            [
+                f"{var} ({shown}): the password holds an '@', which ends it early: write it "
+                "as %40 (percent-encode the password, e.g. urllib.parse.quote(password, "
+                "safe=''))"
+            ]
+        )
+    try:
+        url.get_dialect()
+    except NoSuchModuleError:
+        raise SettingsError(
+            [f"{var} ({shown}): unknown kind of database {url.drivername!r}: write e.g. {kinds}"]
+        ) from None
+    return value
+
+
+def _landing(var: str, value: str) -> str:
+    """A folder (a file:// URL becomes its plain path) or s3://bucket[/prefix]."""
+    return _location(var, value, "the landing folder")
+
+
+def _object_store(var: str, value: str) -> str:
+    return _location(var, value, "the object store", keep_file_url=True)
+
+
+def _location(var: str, value: str, what: str, keep_file_url: bool = False) -> str:
+    parts = urlsplit(value)
+    example = f"a folder, file:///path or s3://bucket/prefix, e.g. {var}=s3://energymobile/exports"
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise SettingsError([f"{var}={value!r} names no bucket: write {example}"])
+        if parts.query or parts.fragment:
+            raise SettingsError([f"{var}={value!r}: an s3:// URL takes no '?' or '#' part"])
+        return value
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise SettingsError(
+                [f"{var}={value!r} names host {parts.netloc!r}: {what} must be a local folder"]
+            )
+        if parts.query or parts.fragment:
+            raise SettingsError(
+                [
+                    f"{var}={value!r}: in a file:// URL a '?' or '#' must be written %3F or "
+                    f"%23; or give {what} as a plain path"
+                ]
+            )
+        folder = local_folder(value)
+        assert folder is not None
+        return folder.as_uri() if keep_file_url else str(folder)
+    if local_folder(value) is None:
+        raise SettingsError([f"{var}={value!r}: unknown kind {parts.scheme!r}: write {example}"])
+    return value

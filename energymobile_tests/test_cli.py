@@ -11,10 +11,11 @@ from energymobile.cli import main
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 
-def _run(tmp_path, *args, shortfall="3000"):
+def _run(tmp_path, *args, shortfall="3000", home=None, **extra_env):
     env = {
         **os.environ,
-        "ENERGYMOBILE_HOME": str(tmp_path / "home"),
+        **extra_env,
+        "ENERGYMOBILE_HOME": str(home or tmp_path / "home"),
         "ENERGYMOBILE_MAX_SHORTFALL_HOURS": shortfall,
         "DAGSTER_HOME": "",
     }
@@ -52,6 +53,28 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
         assert _materializations(instance, "s3_historical_csv") == 2
         assert _materializations(instance, "combined_csv") == 1
+
+
+@pytest.mark.integration
+def test_a_home_of_any_folder_name_holds_everything_a_backfill_writes(tmp_path):
+    """Issue 15: a '?' in ENERGYMOBILE_HOME crashed Dagster's storage (its SQLite URL is the
+    path pasted after `sqlite:///`), a '#' cut the object store's URL at the '#'. Now generate
+    and backfill work there, and every file lands inside that folder."""
+    home = tmp_path / "q?x#y%41 ü"
+    cache = tmp_path / "cache"  # where the link Dagster is given lives (dagster_home.py)
+    env = {"home": home, "XDG_CACHE_HOME": str(cache)}
+    gen = _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES), **env)
+    assert gen.returncode == 0, gen.stderr
+    done = _run(tmp_path, "backfill", "--cohorts", "1", **env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "oil-well-data-all-historical.csv ok" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([home.name, "cache"])
+    assert (home / "s3" / "oil-well-data-all-historical.csv").is_file()
+    assert (home / "warehouse.sqlite").is_file()
+    assert (home / "dagster" / "dagster.yaml").is_file()
+    assert list((home / "dagster").rglob("*.db"))  # Dagster's runs and events, in the home
+    [link] = (cache / "energymobile" / "dagster-homes").iterdir()
+    assert link.resolve() == (home / "dagster").resolve()
 
 
 @pytest.mark.integration
@@ -116,3 +139,105 @@ def test_the_commands_of_the_product(capsys):
     assert exit_.value.code == 0
     listed = capsys.readouterr().out
     assert all(f"    {command} " in listed for command in ("generate", "backfill", "demo"))
+
+
+# -- a failure is one clear line, never a traceback -------------------------------------------
+
+
+def _main_fails(argv: list[str], monkeypatch, tmp_path, capsys, **env: str) -> tuple[int, str]:
+    """Run the command in this process on an empty home; its exit status and stderr."""
+    monkeypatch.setenv("ENERGYMOBILE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = main(argv)
+    except SystemExit as exit_:  # argparse's own refusals
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return status, err
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["backfill", "--cohorts", "0"], "argument --cohorts: 0 cohorts: give 1 or more"),
+        (["backfill", "--cohorts", "-3"], "argument --cohorts: -3 cohorts: give 1 or more"),
+        (["generate", "--cohorts", "0"], "argument --cohorts: 0 cohorts: give 1 or more"),
+        (["backfill", "--cohorts", "two"], "'two' is not a whole number of cohorts"),
+        (
+            ["backfill", "--from", "2008-03-27"],
+            "energymobile: --from 2008-03-27: '2008-03-27' is not a cohort start: cohorts "
+            "start on the 26th of March, June, September and December",
+        ),
+        (
+            ["backfill", "--from", "2008-03-26", "--to", "26/06/2008"],
+            "energymobile: --to 26/06/2008: '26/06/2008' is not a cohort key: expected "
+            "YYYY-MM-DD, e.g. 2008-03-26",
+        ),
+        (
+            ["backfill", "--from", "2099-03-26"],
+            "energymobile: cohort 2099-03-26 is not complete: its window ends 2099-06-26",
+        ),
+        (
+            ["backfill", "--cohorts", "2", "--to", "2009-03-26"],
+            "energymobile: give --cohorts or --to, not both",
+        ),
+    ],
+)
+def test_a_cohort_selection_that_names_no_cohort_to_load_is_refused(
+    argv, expected, monkeypatch, tmp_path, capsys
+):
+    status, err = _main_fails(argv, monkeypatch, tmp_path, capsys)
+    assert status == 2
+    assert expected in err
+    assert not (tmp_path / "home").exists()  # refused before anything was written
+
+
+@pytest.mark.unit
+def test_the_cohort_still_in_its_window_is_refused_naming_the_latest_complete_one(
+    monkeypatch, tmp_path, capsys
+):
+    from datetime import UTC, datetime
+
+    from energymobile.cohorts import cohort_keys, latest_complete_cohort
+
+    latest = latest_complete_cohort(datetime.now(UTC).replace(tzinfo=None))
+    running = cohort_keys(latest, 2)[1]
+    status, err = _main_fails(["backfill", "--from", running], monkeypatch, tmp_path, capsys)
+    assert status == 2
+    assert f"cohort {running} is not complete" in err
+    assert f"the latest complete cohort is {latest}" in err
+
+
+@pytest.mark.unit
+def test_bad_settings_are_each_named_on_one_line(monkeypatch, tmp_path, capsys):
+    status, err = _main_fails(
+        ["backfill"],
+        monkeypatch,
+        tmp_path,
+        capsys,
+        ENERGYMOBILE_MAX_SHORTFALL_HOURS="24h",
+        ENERGYMOBILE_EXPORT_DUE_DAYS="-1",
+        ENERGYMOBILE_DATABASE_URL="mysql+mysqldb://app:Sec@ret-pw@db.example/wh",
+    )
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert lines[0].startswith("energymobile: ENERGYMOBILE_DATABASE_URL (mysql+mysqldb://app:***@")
+    assert "ENERGYMOBILE_MAX_SHORTFALL_HOURS='24h' is not a whole number of hours" in err
+    assert "ENERGYMOBILE_EXPORT_DUE_DAYS='-1' is negative" in err
+    assert "Sec" not in err and "ret-pw" not in err
+
+
+@pytest.mark.unit
+def test_debug_adds_the_traceback(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("ENERGYMOBILE_HOME", str(tmp_path / "home"))
+    assert main(["--debug", "backfill", "--from", "2008-03-27"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "InvalidCohortKey" in err
+    assert err.strip().splitlines()[-1].startswith("energymobile: --from 2008-03-27")
+    assert main(["backfill", "--from", "2008-03-27", "--debug"]) == 2  # after the command too
+    assert "Traceback" in capsys.readouterr().err

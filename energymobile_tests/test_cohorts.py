@@ -4,11 +4,13 @@ import pytest
 
 from energymobile.cohorts import (
     InvalidCohortKey,
+    check_complete,
     cohort_keys,
     cohort_keys_between,
     cohort_window,
     cycle_times,
     default_cycles,
+    latest_complete_cohort,
     parse_cohort_key,
     window_hours,
 )
@@ -69,3 +71,19 @@ def test_cycle_times_are_one_hour_apart_from_midnight():
     times = cycle_times("2008-06-26", 26)
     assert times[0] == datetime(2008, 6, 26, 0)
     assert times[25] == datetime(2008, 6, 27, 1)
+
+
+def test_the_latest_complete_cohort_is_the_last_whose_window_has_ended():
+    assert latest_complete_cohort(datetime(2008, 6, 25, 23)) is None
+    assert latest_complete_cohort(datetime(2008, 6, 26)) == "2008-03-26"
+    assert latest_complete_cohort(datetime(2026, 12, 1)) == "2026-06-26"
+
+
+def test_a_cohort_still_running_or_in_the_future_is_not_complete():
+    now = datetime(2026, 12, 1)
+    assert check_complete("2026-06-26", now) == "2026-06-26"
+    for key in ("2026-09-26", "2099-03-26"):
+        with pytest.raises(InvalidCohortKey, match=f"cohort {key} is not complete"):
+            check_complete(key, now)
+    with pytest.raises(InvalidCohortKey, match="the latest complete cohort is 2026-06-26"):
+        check_complete("2026-09-26", now)

@@ -17,8 +17,13 @@ from energymobile.storage.archive import (
 from energymobile.storage.exports import cohort_csv_key, read_csv_export, write_cohort_export
 from energymobile.storage.object_store import StoredObject
 from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
-from energymobile.storage.retry import error_code, is_transient_database_error
-from energymobile.storage.warehouse import FACT_TABLE, CohortLoad
+from energymobile.storage.retry import (
+    error_causes,
+    error_code,
+    is_transient_database_error,
+    permanent_advice,
+)
+from energymobile.storage.warehouse import FACT_TABLE, CohortLoad, WarehouseError
 
 
 def single_partition(context: dg.InputContext | dg.OutputContext) -> str:
@@ -82,10 +87,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         except Exception as error:
             # Name the error's type and driver code, never its text, which may quote values.
             if not is_transient_database_error(error):
-                raise dg.Failure(
-                    f"{what} failed ({error_code(error)}, not transient: not retried)",
-                    allow_retries=False,
-                ) from error
+                raise dg.Failure(permanent_failure(what, error), allow_retries=False) from error
             context.log.warning(
                 f"{what} failed (transient {error_code(error)}); the step is retried while "
                 "its retry policy allows"
@@ -104,6 +106,19 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         return self.warehouse.get().read_cohorts(context.asset_partition_keys)
+
+
+def permanent_failure(what: str, error: BaseException) -> str:
+    """The message of a load that will not be retried: the warehouse's own account of an
+    access problem (worded for people, password masked), or what to do about a full disk,
+    or else the error's type and driver code, never its text (which may quote values)."""
+    access = next((c for c in error_causes(error) if isinstance(c, WarehouseError)), None)
+    if access is not None:
+        return f"{what} failed: {access} ({error_code(error)}); not retried"
+    advice = permanent_advice(error)
+    if advice:
+        return f"{what} failed ({error_code(error)}): {advice}; not retried"
+    return f"{what} failed ({error_code(error)}, not transient: not retried)"
 
 
 def object_metadata(prefix: str, stored: StoredObject) -> dict[str, object]:

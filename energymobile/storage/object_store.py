@@ -7,10 +7,12 @@ file.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import secrets
 import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,10 +21,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from energymobile.settings import local_folder
+
 if TYPE_CHECKING:
     from dagster_aws.s3 import S3Resource
 
 READ_CHUNK_BYTES = 1 << 20
+NEW_FILE_MODE = 0o666
+"""Mode asked for new files; the process umask takes its bits away (022: rw-r--r--)."""
 CONTENT_TYPES = {
     "csv": "text/csv",
     "parquet": "application/vnd.apache.parquet",
@@ -111,6 +117,43 @@ class ObjectStore(ABC):
         return key in self.list_keys(key)
 
 
+class ObjectStoreError(OSError):
+    """An object could not be written or read; the message says which, where, why and what to
+    do, in one line."""
+
+    @classmethod
+    def writing(cls, path: Path, err: OSError) -> ObjectStoreError:
+        reason = err.strerror or type(err).__name__
+        hint = _HINTS.get(err.errno or 0, "")
+        return cls(err.errno, f"cannot write {path}: {reason}{hint}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+_HINTS = {
+    errno.ENOSPC: " (the disk is full): free space there, or point ENERGYMOBILE_OBJECT_STORE "
+    "at another disk, and re-run",
+    errno.EDQUOT: " (disk quota exceeded): free space or raise the quota, and re-run",
+    errno.EROFS: ": the folder is on a read-only file system; point ENERGYMOBILE_OBJECT_STORE "
+    "at a writable folder, and re-run",
+    errno.EACCES: ": this user may not write there; make the folder writable or point "
+    "ENERGYMOBILE_OBJECT_STORE elsewhere, and re-run",
+    errno.EPERM: ": this user may not write there; make the folder writable or point "
+    "ENERGYMOBILE_OBJECT_STORE elsewhere, and re-run",
+}
+
+
+def _is_write_failure(err: OSError, tmp: Path, target: Path) -> bool:
+    """An error of writing our own files (not of reading a source handed to us): one about
+    the temporary file, the target or a folder on its way, or, without a file name (a write
+    on an open handle), one of the errors writing can meet (disk full, read-only, …)."""
+    if err.filename is not None:
+        path = Path(os.fsdecode(err.filename))
+        return path == tmp or target.is_relative_to(path)
+    return err.errno in _HINTS
+
+
 def check_key(key: str) -> str:
     """Keys are relative and never climb out of the store's root."""
     if not key or key.startswith("/") or ".." in key.split("/"):
@@ -144,16 +187,26 @@ class LocalObjectStore(ObjectStore):
 
     @contextmanager
     def _replacing(self, key: str) -> Iterator[Path]:
-        """A temporary file beside the target, renamed over it on success, removed on failure."""
+        """A temporary file beside the target, renamed over it on success, removed on failure.
+
+        Created with mode 0666 less the umask, as any new file (`tempfile.mkstemp` would make
+        it 0600, and the rename would keep that: exports other users and sync jobs cannot
+        read). An OSError (disk full, read-only or forbidden folder) is raised as
+        ObjectStoreError naming the object's path."""
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        os.close(fd)
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
         try:
-            yield Path(tmp)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE))
+            yield tmp
             os.replace(tmp, target)
+        except OSError as err:
+            if not _is_write_failure(err, tmp, target):
+                raise
+            raise ObjectStoreError.writing(target, err) from err
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # never hides the error that got us here
+                tmp.unlink(missing_ok=True)
 
     def put_bytes(
         self,
@@ -232,11 +285,13 @@ class LocalObjectStore(ObjectStore):
 
 
 def open_object_store(url: str, s3: S3Resource | None = None) -> ObjectStore:
-    """`file:///path` or a plain path for a folder; `s3://bucket[/prefix]` for S3, through the
-    given dagster-aws `S3Resource` (default: boto3's standard AWS environment)."""
+    """`file:///path` (percent-escapes decoded) or a plain path for a folder;
+    `s3://bucket[/prefix]` for S3, through the given dagster-aws `S3Resource` (default: boto3's
+    standard AWS environment)."""
+    folder = local_folder(url)
+    if folder is not None:
+        return LocalObjectStore(folder)
     parts = urlsplit(url)
-    if parts.scheme in ("", "file"):
-        return LocalObjectStore(Path(parts.path if parts.scheme else url))
     if parts.scheme == "s3":
         from energymobile.storage.s3 import S3ObjectStore
 

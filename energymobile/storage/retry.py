@@ -47,9 +47,16 @@ POSTGRES_TRANSIENT_SQLSTATES = frozenset(
 POSTGRES_TRANSIENT_CLASSES = ("08",)
 """Class 08: connection exceptions (connection failure, does not exist, ...)."""
 SQLITE_TRANSIENT_MESSAGES = ("database is locked", "database table is locked")
+MYSQL_FULL_ERRNOS = frozenset({1021, 1114})  # disk full, table is full
+POSTGRES_FULL_SQLSTATES = frozenset({"53100"})  # disk_full
+SQLITE_FULL_MESSAGE = "database or disk is full"  # SQLITE_FULL
+DISK_FULL_ADVICE = (
+    "the disk holding the database is full: free space there (or move the warehouse) and "
+    "run the cohort again"
+)
 
 
-def _causes(error: BaseException) -> Iterator[BaseException]:
+def error_causes(error: BaseException) -> Iterator[BaseException]:
     """The error and what it was raised from (our WarehouseError wraps the driver's)."""
     seen: set[int] = set()
     current: BaseException | None = error
@@ -63,7 +70,7 @@ def is_transient_database_error(error: BaseException) -> bool:
     """True for database errors a new attempt can cure: lost connections, deadlocks, lock
     timeouts. Judged by the driver's code (MySQL errno, PostgreSQL SQLSTATE), not by text,
     except SQLite's, which has only its message."""
-    for cause in _causes(error):
+    for cause in error_causes(error):
         if not isinstance(cause, DBAPIError):
             continue
         if cause.connection_invalidated:
@@ -83,9 +90,26 @@ def is_transient_database_error(error: BaseException) -> bool:
     return False
 
 
+def permanent_advice(error: BaseException) -> str | None:
+    """What to do about a permanent database failure a user can fix (today: a full disk),
+    judged by the driver's code, or SQLite's message; None for any other."""
+    for cause in error_causes(error):
+        if not isinstance(cause, DBAPIError):
+            continue
+        orig = cause.orig
+        args = getattr(orig, "args", ())
+        if args and isinstance(args[0], int) and args[0] in MYSQL_FULL_ERRNOS:
+            return DISK_FULL_ADVICE
+        if getattr(orig, "sqlstate", None) in POSTGRES_FULL_SQLSTATES:
+            return DISK_FULL_ADVICE
+        if SQLITE_FULL_MESSAGE in str(orig):
+            return DISK_FULL_ADVICE
+    return None
+
+
 def error_code(error: BaseException) -> str:
     """`OperationalError 2013`, `OperationalError 40P01` or just the type's name."""
-    for cause in _causes(error):
+    for cause in error_causes(error):
         orig = getattr(cause, "orig", None)
         if orig is None:
             continue

@@ -159,6 +159,10 @@ class Warehouse:
         self.url = url
         _make_sqlite_folder(url)
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            # SQLite creates the file, not its folder ("unable to open database file").
+            Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
         configure_engine(self.engine)
         self._schema_checked = False
         self._bulk_method: str | None = bulk

@@ -5,7 +5,10 @@ the concatenation of the cohorts, and Parquet copies that read as one Hive datas
 from __future__ import annotations
 
 import io
+import os
+import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +33,7 @@ from energymobile.storage.exports import (
 from energymobile.storage.object_store import (
     LocalObjectStore,
     ObjectStore,
+    ObjectStoreError,
     open_object_store,
 )
 from energymobile.storage.s3 import S3ObjectStore
@@ -278,3 +282,44 @@ def test_a_cohort_missing_a_statistic_is_refused_before_anything_is_written(stor
     with pytest.raises(IncompleteCohort, match=r"cohort 2008-03-26 has no values in ps1_first"):
         write_cohort_export(store, KEYS[0], frame)
     assert store.list_keys("") == []
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_every_written_file_is_readable_as_the_umask_says(tmp_path, mask, mode):
+    """Each way of writing (bytes, a copied file, a stream, and the exports and combined file
+    built on them) gives the mode a new file gets under the umask, as `open` would."""
+    store = LocalObjectStore(tmp_path / "store")
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"abc")
+    with umask(mask):
+        store.put_bytes("a/bytes.bin", b"abc")
+        store.put_file("a/file.bin", source)
+        store.put_stream("a/stream.bin", iter([b"a", b"bc"]))
+        _export(store)
+        rebuild_combined(store)
+    written = [p for p in (tmp_path / "store").rglob("*") if p.is_file()]
+    assert len(written) == 3 + 2 * len(KEYS) + 2  # CSV + Parquet a cohort; combined, dictionary
+    assert {
+        p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in written
+    } == {p.relative_to(tmp_path).as_posix(): mode for p in written}
+
+
+@pytest.mark.unit
+def test_a_write_that_fails_names_the_object_and_leaves_no_temporary_file(tmp_path):
+    """A folder in the way of the object's folder: the error names the object's path."""
+    store = LocalObjectStore(tmp_path / "store")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "a").write_text("a file where a folder should be")
+    with pytest.raises(ObjectStoreError, match=r"cannot write .*/store/a/b\.csv: "):
+        store.put_bytes("a/b.csv", b"x")
+    assert [p.name for p in (tmp_path / "store").iterdir()] == ["a"]

@@ -69,7 +69,8 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     the state of earlier runs (the CLI's, say): `dagster dev` then starts on it."""
     dagster_home = root / "dagster_home"
     ensure_instance_yaml(dagster_home)
-    Path(settings.landing).mkdir(parents=True, exist_ok=True)
+    if "://" not in settings.landing:  # a local landing folder (not s3://)
+        Path(settings.landing).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
     env |= {
         "DAGSTER_HOME": str(dagster_home),

@@ -3,21 +3,30 @@
 The fault-injection tests put it between the pipeline and a real S3 endpoint (moto server) to
 make the service unreachable, throttle it, or freeze it mid-upload, without touching the
 server's state: what the test then reads directly from the server is what survived.
+
+`hold_requests(path_part)` freezes the first request whose path holds `path_part` (an HTTP
+request line read off the connection, percent-escapes decoded): the client waits for an
+answer that never comes, at a point of the pipeline the test chose (reading a delivery,
+writing the archive, an export, the combined file), until the test kills it or `release()`s.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
 from enum import Enum
+from urllib.parse import unquote
 
 THROTTLE_BODY = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
 _BUFFER = 64 * 1024
+_REQUEST_LINE = re.compile(rb"(?:^|\r\n)([A-Z]+) ([^ \r\n?]+)[^ \r\n]* HTTP/1\.[01]\r\n")
+"""A request's method and path (without its query), wherever a request starts in a chunk."""
 
 
 class Mode(Enum):
@@ -44,6 +53,11 @@ class FaultProxy:
     mode: Mode = Mode.PASS
     counts: FaultCounts = field(default_factory=FaultCounts)
     _throttle_left: int = 0
+    _hold: str | None = None
+    held: threading.Event = field(default_factory=threading.Event)
+    """Set once a request matching `hold_requests` arrived and is being held."""
+    held_requests: list[str] = field(default_factory=list)
+    accept_errors: list[str] = field(default_factory=list)
     _listener: socket.socket | None = None
     _open: set[socket.socket] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -90,6 +104,18 @@ class FaultProxy:
             self._throttle_left = requests
         self._close_open()
 
+    def hold_requests(self, path_part: str) -> None:
+        """Hold the first request whose path (percent-escapes decoded) contains `path_part`, and
+        any later one, unanswered; other requests pass."""
+        self.held.clear()
+        self._hold = path_part
+
+    def release(self) -> None:
+        """Stop holding: held connections are closed (their clients see a dropped connection,
+        if still alive), later requests pass."""
+        self._hold = None
+        self._close_open()
+
     # -- internals ------------------------------------------------------------------------------
 
     def _close_open(self) -> None:
@@ -107,8 +133,11 @@ class FaultProxy:
         while listener is not None:
             try:
                 client, _ = listener.accept()
-            except OSError:
-                return  # stopped
+            except OSError as err:
+                if self._listener is None:
+                    return  # stopped
+                self.accept_errors.append(repr(err))  # e.g. a client gone before accept
+                continue
             self.counts.connections += 1
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
@@ -141,7 +170,33 @@ class FaultProxy:
             return
         self._track(upstream)
         threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
-        _pipe(client, upstream)
+        self._pipe_requests(client, upstream)
+
+    def _pipe_requests(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Forward the client's bytes, until a request to hold arrives: then stop forwarding
+        (and answering) this connection."""
+        try:
+            while chunk := client.recv(_BUFFER):
+                hold = self._hold
+                if hold is not None and self._holds(chunk, hold):
+                    _drain(client)  # until the client dies or release() closes it
+                    return
+                upstream.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            _close(client)
+            _close(upstream)
+
+    def _holds(self, chunk: bytes, hold: str) -> bool:
+        for method, path in _REQUEST_LINE.findall(chunk):
+            decoded = unquote(path.decode("latin-1"))
+            if hold in decoded:
+                self.counts.stalled += 1
+                self.held_requests.append(f"{method.decode()} {decoded}")
+                self.held.set()
+                return True
+        return False
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:

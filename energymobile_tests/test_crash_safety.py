@@ -1,0 +1,268 @@
+"""A killed backfill blocks nobody; Ctrl-C and SIGTERM stop one at any point; two backfills at
+once both finish. Real `energymobile backfill` processes on one Dagster home (as a user's
+shell runs them), the landing and object store in S3 (moto server) and a SQLite warehouse.
+
+The moment of each kill is chosen, not timed: the S3 endpoint is reached through a proxy that
+holds the first request of a chosen kind unanswered (reading the delivery, writing the
+archive, the cohort's export, the combined file), or the warehouse's write lock is held, so
+the process is caught there for certain; then it is SIGKILLed, as an OOM kill or a lost node
+would end it. After each kill, the next backfill, of the same cohort and another, must finish
+and rebuild the combined file; before this was built, a kill during the combined rebuild
+kept the pool slot and every later backfill waited for ever, at 100% of a core, deaf to
+SIGINT and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from sqlalchemy.engine import make_url
+
+from energymobile.cohorts import cohort_keys
+from energymobile.instance import ensure_instance_yaml
+from energymobile.settings import Settings
+from energymobile.storage.exports import COMBINED_KEY
+from energymobile.storage.object_store import open_object_store
+from energymobile_tests.support.fault_proxy import FaultProxy
+from energymobile_tests.support.polling import wait_for
+from energymobile_tests.support.s3 import MotoS3
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+KEY, OTHER = cohort_keys("2008-03-26", 2)
+POOL = "historical_csv"
+NEXT_BACKFILL_TIMEOUT_S = 300
+"""Far more than a backfill of two short cohorts takes (~30 s here); today's hang is for ever."""
+STOP_TIMEOUT_S = 30
+ENERGYMOBILE = str(Path(sys.executable).with_name("energymobile"))
+
+
+@dataclass
+class Backfills:
+    """Starts `energymobile backfill` processes on one home, Dagster home and S3 proxy."""
+
+    settings: Settings
+    dagster_home: Path
+    proxy: FaultProxy
+    logs: Path
+
+    def env(self) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))
+        }
+        return env | {
+            "DAGSTER_HOME": str(self.dagster_home),
+            "ENERGYMOBILE_HOME": str(self.settings.home),
+            "ENERGYMOBILE_LANDING": self.settings.landing,
+            "ENERGYMOBILE_DATABASE_URL": self.settings.database_url,
+            "ENERGYMOBILE_OBJECT_STORE": self.settings.object_store,
+            "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(self.settings.max_shortfall_hours),
+            "AWS_ENDPOINT_URL": self.proxy.endpoint,
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def start(self, name: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+        log = self.logs / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [ENERGYMOBILE, "backfill", *args],
+                env=self.env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return process, log
+
+    def run(self, name: str, *args: str) -> str:
+        """A backfill to its end (or the test fails after the timeout); its output."""
+        process, log = self.start(name, *args)
+        try:
+            process.wait(timeout=NEXT_BACKFILL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail(f"{name} did not finish in {NEXT_BACKFILL_TIMEOUT_S} s:\n{log.read_text()}")
+        output = log.read_text()
+        assert process.returncode == 0, output
+        return output
+
+    def initialize(self) -> None:
+        """Create the Dagster home's storage before any backfill, so that this test's own
+        reads of it never race a backfill creating it."""
+        ensure_instance_yaml(self.dagster_home)
+        with self.instance():
+            pass
+
+    @contextmanager
+    def instance(self) -> Iterator[dg.DagsterInstance]:
+        with dg.DagsterInstance.from_config(str(self.dagster_home)) as instance:
+            yield instance
+
+
+@pytest.fixture
+def backfills(s3_settings, s3_drop, moto_s3: MotoS3, tmp_path: Path) -> Iterator[Backfills]:
+    """Both cohorts delivered to the S3 landing; the pipeline reaches S3 through the proxy."""
+    s3_drop(KEY, seed=1)
+    s3_drop(OTHER, seed=2)
+    port = int(moto_s3.endpoint.rsplit(":", 1)[1])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with FaultProxy("127.0.0.1", port) as proxy:
+        yield Backfills(s3_settings, tmp_path / "dagster_home", proxy, logs)
+
+
+@contextmanager
+def warehouse_locked(settings: Settings) -> Iterator[None]:
+    """Hold the SQLite warehouse's write lock (a loader waits on it, then retries)."""
+    path = Path(make_url(settings.database_url).database or "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        conn.close()
+
+
+def latest_run(backfills: Backfills) -> dg.DagsterRun | None:
+    with backfills.instance() as instance:
+        runs = instance.get_runs(limit=1)
+    return runs[0] if runs else None
+
+
+def step_started(backfills: Backfills, step: str) -> str | None:
+    """The id of the newest run, once its `step` has started."""
+    run = latest_run(backfills)
+    if run is None:
+        return None
+    with backfills.instance() as instance:
+        started = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+    return run.run_id if any(e.step_key == step for e in started) else None
+
+
+def assert_nothing_held(backfills: Backfills) -> None:
+    with backfills.instance() as instance:
+        info = instance.event_log_storage.get_concurrency_info(POOL)
+        in_progress = instance.get_runs(
+            filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])
+        )
+    assert (info.claimed_slots, info.pending_steps, in_progress) == ([], [], [])
+
+
+def assert_both_cohorts_exported(backfills: Backfills) -> None:
+    combined = open_object_store(backfills.settings.object_store).get_bytes(COMBINED_KEY).decode()
+    header, *rows = list(csv.reader(io.StringIO(combined)))
+    assert len(rows) == 2 * SHORT_CYCLES
+    cohort = header.index("cohort")
+    assert {row[cohort] for row in rows} == {KEY, OTHER}
+
+
+MOMENTS = {
+    "reading the delivery": f"/logs/{KEY}/",
+    "writing the archive": f"/raw/cohort={KEY}/",
+    "loading the warehouse": None,  # the warehouse's lock is held instead
+    "writing the cohort's export": f"/oil-well-data-all-historical/cohort={KEY}/",
+    "rebuilding the combined file": f"/{COMBINED_KEY}",
+}
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_a_backfill_killed_at_any_moment_blocks_no_later_backfill(backfills: Backfills, moment):
+    held = MOMENTS[moment]
+    backfills.initialize()
+    with warehouse_locked(backfills.settings) if held is None else nullcontext():
+        if held is not None:
+            backfills.proxy.hold_requests(held)
+        victim, log = backfills.start("killed", "--from", KEY, "--cohorts", "1")
+        if held is not None:
+            caught = backfills.proxy.held.wait(timeout=NEXT_BACKFILL_TIMEOUT_S)
+            assert caught, f"never reached {held}:\n{log.read_text()}"
+            killed_run = latest_run(backfills)
+        else:
+            killed_run_id = wait_for(
+                "the load to start",
+                lambda: step_started(backfills, "mysql_tables"),
+                NEXT_BACKFILL_TIMEOUT_S,
+                log.read_text,
+                interval_s=0.2,
+            )
+            with backfills.instance() as instance:
+                killed_run = instance.get_run_by_id(killed_run_id)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    backfills.proxy.release()
+    assert killed_run is not None and killed_run.status == dg.DagsterRunStatus.STARTED
+
+    output = backfills.run("next", "--from", KEY, "--to", OTHER)
+
+    assert f"[1/2] {KEY} ok" in output and f"[2/2] {OTHER} ok" in output, output
+    assert f"{COMBINED_KEY} ok" in output, output
+    assert f"marked run {killed_run.run_id[:8]}" in output, output  # said what it cleared
+    with backfills.instance() as instance:
+        assert instance.get_run_by_id(killed_run.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert_nothing_held(backfills)
+    assert_both_cohorts_exported(backfills)
+
+
+def test_sigterm_and_ctrl_c_stop_a_backfill_waiting_for_the_pool_or_running(backfills: Backfills):
+    """A holds the pool (its combined rebuild is held at S3); B reaches the rebuild and waits
+    for the slot, saying for what and since when. SIGTERM stops B, Ctrl-C stops A, each with
+    one line; nothing is left held, and the next backfill finishes."""
+    backfills.initialize()
+    backfills.run("first", "--from", OTHER, "--cohorts", "1")
+    backfills.proxy.hold_requests(f"/{COMBINED_KEY}")
+    holder, holder_log = backfills.start("holder", "--from", KEY, "--cohorts", "1")
+    assert backfills.proxy.held.wait(timeout=NEXT_BACKFILL_TIMEOUT_S), holder_log.read_text()
+    waiter, waiter_log = backfills.start("waiter", "--from", OTHER, "--cohorts", "1")
+    wait_for(
+        "the waiter to say it waits",
+        lambda: "waiting since" in waiter_log.read_text(),
+        NEXT_BACKFILL_TIMEOUT_S,
+        waiter_log.read_text,
+        interval_s=0.2,
+    )
+    said = waiter_log.read_text()
+    assert "combined_csv: waiting since " in said and f"for pool {POOL} (limit 1)" in said
+    assert "energymobile CLI, pid" in said and "giving up after 1800 s" in said, said
+
+    waiter.send_signal(signal.SIGTERM)
+    assert waiter.wait(timeout=STOP_TIMEOUT_S) == 128 + signal.SIGTERM, waiter_log.read_text()
+    assert "energymobile: stopped by SIGTERM" in waiter_log.read_text()
+    holder.send_signal(signal.SIGINT)
+    assert holder.wait(timeout=STOP_TIMEOUT_S) == 128 + signal.SIGINT, holder_log.read_text()
+    assert "energymobile: stopped by Ctrl-C (SIGINT)" in holder_log.read_text()
+    for log in (holder_log, waiter_log):
+        assert "Traceback" not in log.read_text()
+
+    backfills.proxy.release()
+    assert_nothing_held(backfills)  # the stopped runs were marked failed, their places freed
+    output = backfills.run("next", "--from", KEY, "--to", OTHER)
+    assert f"{COMBINED_KEY} ok" in output
+    assert_both_cohorts_exported(backfills)
+
+
+def test_two_backfills_of_different_cohorts_at_once_both_finish(backfills: Backfills):
+    """Both rebuild the combined file at about the same time: one waits for the other's slot
+    (the race that once left a free slot never given to the waiting step). They start on a
+    new Dagster home, whose storage the first creates while the other waits."""
+    first, first_log = backfills.start("a", "--from", KEY, "--cohorts", "1")
+    second, second_log = backfills.start("b", "--from", OTHER, "--cohorts", "1")
+    for process, log in ((first, first_log), (second, second_log)):
+        process.wait(timeout=NEXT_BACKFILL_TIMEOUT_S)
+        assert process.returncode == 0, log.read_text()
+        assert f"{COMBINED_KEY} ok" in log.read_text(), log.read_text()
+    assert_nothing_held(backfills)
+    assert_both_cohorts_exported(backfills)
