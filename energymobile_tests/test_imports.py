@@ -15,7 +15,7 @@ from energymobile_tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ("dagster", "dagster_aws", "boto3", "polars", "pandas", "matplotlib", "xarray", "h5py")
+HEAVY = ("dagster", "dagster_aws", "boto3", "polars", "pandas", "xarray", "h5py")
 
 
 def imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
@@ -46,15 +46,15 @@ def test_help_imports_no_dagster_and_no_data_library():
     assert imported_after(code) == set()
 
 
-def test_definitions_on_the_local_object_store_import_no_s3_netcdf_or_plot_library(tmp_path):
-    """dagster-aws (~1.5 s: its package imports its components), boto3, xarray/h5py (netCDF)
-    and matplotlib (the plot) are imported where a run first needs them, not by the code
-    location every run worker loads."""
+def test_definitions_on_the_local_object_store_import_no_s3_or_netcdf_library(tmp_path):
+    """dagster-aws (~1.5 s: its package imports its components), boto3 and xarray/h5py (netCDF)
+    are imported where a run first needs them, not by the code location every run worker
+    loads."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYMOBILE_")}
     env["ENERGYMOBILE_HOME"] = str(tmp_path / "home")
     loaded = imported_after("import energymobile.definitions", env)
     assert {"dagster", "polars", "pandas"} <= loaded  # the probe sees real imports
-    assert not loaded & {"dagster_aws", "boto3", "xarray", "h5py", "matplotlib"}
+    assert not loaded & {"dagster_aws", "boto3", "xarray", "h5py"}
 
 
 def test_an_s3_client_is_still_built_by_dagster_aws():
