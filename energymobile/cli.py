@@ -12,6 +12,8 @@ from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_k
 from energymobile.settings import Settings, redact_url
 
 DEMO_COHORTS = 4
+BACKFILL_WORKERS = 2
+"""energymobile.backfill.DEFAULT_WORKERS (kept here so `--help` does not import dagster; tested)."""
 DELIVERY_FORMATS = ("tsv", "csv", "jsonl")
 """energymobile.ingest.formats' names (kept here so `--help` does not import polars; tested)."""
 
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then write each loaded cohort's full-resolution netCDF file (the netcdf_export "
         "job; about 13 s a full-size cohort)",
+    )
+    back.add_argument(
+        "--workers",
+        type=int,
+        default=BACKFILL_WORKERS,
+        help=f"cohorts loaded at once, each in its own process (default {BACKFILL_WORKERS})",
     )
     back.set_defaults(handler=_backfill)
 
@@ -135,7 +143,10 @@ def _backfill(args: argparse.Namespace) -> int:
         print(f"[{index}/{len(keys)}] {outcome.key} {status} ({outcome.seconds:.1f} s)", flush=True)
 
     with dg.DagsterInstance.get() as instance:
-        outcomes = materialize_cohorts(keys, settings=settings, instance=instance, on_done=report)
+        workers = getattr(args, "workers", BACKFILL_WORKERS)
+        outcomes = materialize_cohorts(
+            keys, settings=settings, instance=instance, on_done=report, workers=workers
+        )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
         if loaded:  # the combined CSV, once for all of them
@@ -148,7 +159,12 @@ def _backfill(args: argparse.Namespace) -> int:
 
             print(f"netCDF files of {len(loaded)} cohorts:", flush=True)
             outcomes += materialize_cohorts(
-                loaded, settings=settings, instance=instance, on_done=report, job_name=NETCDF_JOB
+                loaded,
+                settings=settings,
+                instance=instance,
+                on_done=report,
+                job_name=NETCDF_JOB,
+                workers=workers,
             )
     _print_where(settings)
     failed = [o for o in outcomes if not o.success]

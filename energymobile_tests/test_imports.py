@@ -64,3 +64,10 @@ def test_an_s3_client_is_still_built_by_dagster_aws():
     client = S3ClientResource(region_name="eu-west-1").get_client()
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.service_model.service_name == "s3"
+
+
+def test_the_cli_backfills_as_many_cohorts_at_once_as_the_backfill_module_says():
+    from energymobile.backfill import DEFAULT_WORKERS
+    from energymobile.cli import BACKFILL_WORKERS
+
+    assert BACKFILL_WORKERS == DEFAULT_WORKERS
