@@ -56,7 +56,7 @@ def materialize_cohorts(
 ) -> list[CohortOutcome]:
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
     cohort; a failure of one does not stop the next. Outcomes in the order of `keys`; `on_done`
-    hears of each as it finishes.
+    hears of each as it finishes, with its position in `keys` (from 1).
 
     With `workers` > 1 and a persistent instance, that many cohorts run at once in worker
     processes (an ephemeral instance lives in this process only: one at a time then)."""
@@ -109,7 +109,7 @@ def _materialize_in_workers(
         running: dict[Future[CohortOutcome], str] = {
             pool.submit(_worker_materialize, key, settings, job_name, ref): key for key in keys
         }
-        for index, future in enumerate(as_completed(running), start=1):
+        for future in as_completed(running):
             key = running[future]
             try:
                 outcome = future.result()
@@ -117,7 +117,7 @@ def _materialize_in_workers(
                 outcome = CohortOutcome(key, False, 0.0, f"worker process: {exc!r}", "")
             outcomes[key] = outcome
             if on_done:
-                on_done(index, outcome)
+                on_done(keys.index(key) + 1, outcome)
     return [outcomes[key] for key in keys]
 
 
