@@ -100,7 +100,11 @@ def _materialize_in_workers(
 ) -> list[CohortOutcome]:
     """Each cohort in one of `workers` processes. Fork where the platform has it: the workers
     inherit this process's imports and definitions (spawning would pay the ~3 s start-up again
-    in each); each opens the instance from its reference, nothing else is shared."""
+    in each); each opens the instance from its reference, nothing else is shared. A forked
+    child gets none of its parent's threads, so this process must not have started a thread
+    pool its workers would use (polars', a parse pool): the CLI only builds definitions and
+    runs the combined CSV's job (pandas) in between; `backfill --netcdf` of 2 cohorts checks
+    the second fork."""
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     ref = instance.get_ref()
