@@ -1,6 +1,7 @@
 """`energymobile backfill` loads two cohorts at once (issue 16: a multi-cohort backfill keeps
 both cores busy), in worker processes, each run on the CLI's Dagster home; a cohort that fails
-in a worker is reported like any other and does not stop the rest."""
+in a worker is reported like any other and does not stop the rest; `--netcdf` forks its
+workers again after the combined CSV's run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from energymobile.definitions import COHORT_JOB
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -37,20 +39,23 @@ def test_two_cohorts_run_at_once_and_a_failed_one_is_reported(tmp_path: Path):
     generated = _run(home, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
     assert generated.returncode == 0, generated.stderr  # KEYS[2] is never delivered
 
-    back = _run(home, "backfill", "--from", KEYS[0], "--to", KEYS[2], "--workers", "2")
+    back = _run(home, "backfill", "--from", KEYS[0], "--to", KEYS[2], "--workers", "2", "--netcdf")
 
     assert back.returncode == 1, back.stdout + back.stderr
     assert f"[1/3] {KEYS[0]} ok" in back.stdout
     assert f"[2/3] {KEYS[1]} ok" in back.stdout
     assert f"[3/3] {KEYS[2]} FAILED: raw_logs" in back.stdout
     assert f"logs/{KEYS[2]}/PS1.txt: missing" in back.stdout
-    assert "1 of 3 cohorts failed" in back.stderr
+    assert "1 of 5 cohorts failed" in back.stderr  # 3 loads, 2 netCDF files
     assert "oil-well-data-all-historical.csv ok" in back.stdout
+    # The netCDF runs fork their workers after the combined CSV's run in the command itself.
+    assert "netCDF files of 2 cohorts:" in back.stdout
+    netcdf = home / "s3" / "netcdf"
+    assert sorted(p.name for p in netcdf.iterdir()) == [f"cohort={k}.nc" for k in KEYS[:2]]
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         runs = {
             record.dagster_run.tags["dagster/partition"]: record
-            for record in instance.get_run_records()
-            if "dagster/partition" in record.dagster_run.tags
+            for record in instance.get_run_records(dg.RunsFilter(job_name=COHORT_JOB))
         }
         assert set(runs) == set(KEYS)
         first, second = runs[KEYS[0]], runs[KEYS[1]]
