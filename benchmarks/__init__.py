@@ -48,6 +48,12 @@ def best_of(repeats: int, fn: Callable[[], object]) -> float:
     return best
 
 
+def verdict(ratio: float, target: float, *, at_most: bool = True) -> str:
+    """A figure's target and whether this run met it, for the printed note."""
+    met = ratio <= target if at_most else ratio >= target
+    return f"target {'<=' if at_most else '>='} {target:g}: {'MET' if met else 'MISSED'}"
+
+
 def benchmark_names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 

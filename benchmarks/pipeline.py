@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import BenchContext, Figure
+from benchmarks import BenchContext, Figure, verdict
 from benchmarks._cohort import KEY, cached_landing, cohort_files
 from energymobile.channels import CHANNEL_BY_CODE
 from energymobile.cohorts import cohort_keys, window_hours
@@ -89,7 +89,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             "s",
             f"best of {len(runs)}, fresh process",
         ),
-        Figure(NAME, "end to end / parse", e2e_s / parse_s, "x", "target <= 2"),
+        Figure(NAME, "end to end / parse", e2e_s / parse_s, "x", verdict(e2e_s / parse_s, 2)),
         Figure(
             NAME,
             "peak memory of one cohort's materialization",
@@ -102,7 +102,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             "Dagster overhead per partition (median)",
             overhead_s,
             "s",
-            f"{TINY_COHORTS} cohorts of {TINY_CYCLES} cycles; target < 1",
+            f"{TINY_COHORTS} cohorts of {TINY_CYCLES} cycles; {verdict(overhead_s, 1)}",
         ),
         Figure(
             NAME,

@@ -25,6 +25,11 @@ uv build --quiet --out-dir "$dist" "$project"
 uv export --quiet --project "$project" --frozen --no-dev --no-emit-project \
   --format requirements.txt --output-file "$dist/requirements.txt"
 uv venv --quiet --python "$python" "$venv"
-uv pip install --quiet --python "$venv/bin/python" --require-hashes -r "$dist/requirements.txt"
-uv pip install --quiet --python "$venv/bin/python" --no-deps "$dist"/energymobile-*.whl
+# --compile-bytecode: the image runs as a user who cannot write here, so Python could never
+# cache what it compiles; without it every process (the code server, each run worker) compiled
+# every module it imports again, seconds of CPU at each start (issue 16).
+uv pip install --quiet --compile-bytecode --python "$venv/bin/python" --require-hashes \
+  -r "$dist/requirements.txt"
+uv pip install --quiet --compile-bytecode --python "$venv/bin/python" --no-deps \
+  "$dist"/energymobile-*.whl
 uv pip check --python "$venv/bin/python"

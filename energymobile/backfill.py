@@ -2,7 +2,11 @@
 the combined CSV, once.
 
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
-the multiprocess executor's start-up cost (~8 s a run here) for these small, sequential runs.
+the multiprocess executor's start-up cost (~8 s a run here) for these small runs. A cohort's
+chain is sequential, so several cohorts keep several cores busy only by running at once:
+`workers=2` runs two cohorts at a time, each in a worker process forked from this one (it
+inherits the imports, so it starts in milliseconds), each run on the same persistent instance.
+Where the warehouse has one writer (SQLite), the loads take turns and the rest overlaps.
 
 Every run carries the host, pid and start time of this process as tags, and claims its pool
 slots before it starts (run_slots.py), so a run whose process was killed blocks nobody: the
@@ -13,11 +17,14 @@ Dagster could record its end is marked failed here.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -33,6 +40,12 @@ from energymobile.run_slots import (
 from energymobile.settings import Settings
 from energymobile.stopping import cleanup_if_forced, raise_if_stopped
 
+if TYPE_CHECKING:
+    from dagster._core.instance.ref import InstanceRef
+
+DEFAULT_WORKERS = 2
+"""Cohorts at once in `energymobile backfill`: one per core of the 2-core machines this runs on
+(each cohort's parse already uses two threads while its archive compresses on a third)."""
 ALL_COHORTS = "all cohorts"
 """The key of a combined-CSV outcome: its run covers every cohort, not one."""
 QUIET_RUN_CONFIG: dict[str, object] = {
@@ -63,12 +76,21 @@ def materialize_cohorts(
     on_done: Callable[[int, CohortOutcome], None] | None = None,
     job_name: str = COHORT_JOB,
     on_note: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> list[CohortOutcome]:
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
-    cohort; a failure of one does not stop the next."""
+    cohort; a failure of one does not stop the next. Outcomes in the order of `keys`; `on_done`
+    hears of each as it finishes, with its position in `keys` (from 1).
+
+    With `workers` > 1 and a persistent instance, that many cohorts run at once in worker
+    processes (an ephemeral instance lives in this process only: one at a time then)."""
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
     fail_runs_of_dead_processes(instance, on_note)
+    workers = min(workers, len(keys))
+    if workers > 1 and instance.is_persistent:
+        _worker_jobs[settings, job_name] = job  # forked workers inherit it
+        return _materialize_in_workers(keys, settings, instance, on_done, job_name, workers)
     outcomes = []
     for index, key in enumerate(keys, start=1):
         outcome = _execute(job, key, key, settings, instance, run_config, on_note)
@@ -76,6 +98,63 @@ def materialize_cohorts(
         if on_done:
             on_done(index, outcome)
     return outcomes
+
+
+def _materialize_in_workers(
+    keys: Sequence[str],
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    on_done: Callable[[int, CohortOutcome], None] | None,
+    job_name: str,
+    workers: int,
+) -> list[CohortOutcome]:
+    """Each cohort in one of `workers` processes. Fork where the platform has it: the workers
+    inherit this process's imports and definitions (spawning would pay the ~3 s start-up again
+    in each); each opens the instance from its reference, nothing else is shared. A forked
+    child gets none of its parent's threads, so this process must not have started a thread
+    pool its workers would use (polars', a parse pool): the CLI only builds definitions and
+    runs the combined CSV's job (pandas) in between; `backfill --netcdf` of 2 cohorts checks
+    the second fork."""
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    ref = instance.get_ref()
+    outcomes: dict[str, CohortOutcome] = {}
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        running: dict[Future[CohortOutcome], str] = {
+            pool.submit(_worker_materialize, key, settings, job_name, ref): key for key in keys
+        }
+        try:
+            for future in as_completed(running):
+                key = running[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the worker died or could not load the definitions
+                    outcome = CohortOutcome(key, False, 0.0, f"worker process: {exc!r}", "")
+                outcomes[key] = outcome
+                if on_done:
+                    on_done(keys.index(key) + 1, outcome)
+        except BaseException:  # Stopped (here or in a worker): start no further cohort
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    raise_if_stopped()
+    return [outcomes[key] for key in keys]
+
+
+_worker_instance: list[dg.DagsterInstance] = []
+"""A worker process's instance (it serves one pool, so one instance), opened on first use."""
+_worker_jobs: dict[tuple[Settings, str], dg.JobDefinition] = {}
+
+
+def _worker_materialize(
+    key: str, settings: Settings, job_name: str, ref: InstanceRef
+) -> CohortOutcome:
+    """In a worker process: the instance opened and the job built once per process."""
+    if not _worker_instance:
+        _worker_instance.append(dg.DagsterInstance.from_ref(ref))
+    if (settings, job_name) not in _worker_jobs:
+        _worker_jobs[settings, job_name] = build_definitions(settings).resolve_job_def(job_name)
+    job = _worker_jobs[settings, job_name]
+    return _execute(job, key, key, settings, _worker_instance[0], QUIET_RUN_CONFIG, None)
 
 
 def materialize_combined(

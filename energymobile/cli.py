@@ -25,6 +25,8 @@ from energymobile.settings import Settings, redact_url
 from energymobile.stopping import Stopped, stop_on_signals
 
 DEMO_COHORTS = 4
+BACKFILL_WORKERS = 2
+"""energymobile.backfill.DEFAULT_WORKERS (kept here so `--help` does not import dagster; tested)."""
 DELIVERY_FORMATS = ("tsv", "csv", "jsonl")
 """energymobile.ingest.formats' names (kept here so `--help` does not import polars; tested)."""
 DEBUG_HELP = "on a failure, also print the traceback"
@@ -87,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="then write each loaded cohort's full-resolution netCDF file (the netcdf_export "
         "job; about 13 s a full-size cohort)",
+    )
+    back.add_argument(
+        "--workers",
+        type=int,
+        default=BACKFILL_WORKERS,
+        help=f"cohorts loaded at once, each in its own process (default {BACKFILL_WORKERS})",
     )
     back.set_defaults(handler=_backfill)
 
@@ -215,8 +223,14 @@ def _backfill(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     with dg.DagsterInstance.get() as instance:
+        workers = getattr(args, "workers", BACKFILL_WORKERS)
         outcomes = materialize_cohorts(
-            keys, settings=settings, instance=instance, on_done=report, on_note=note
+            keys,
+            settings=settings,
+            instance=instance,
+            on_done=report,
+            on_note=note,
+            workers=workers,
         )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
@@ -238,6 +252,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 on_done=report,
                 job_name=NETCDF_JOB,
                 on_note=note,
+                workers=workers,
             )
     _print_where(settings)
     failed = [o for o in outcomes if not o.success]

@@ -21,7 +21,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 
 import energymobile
 import energymobile.defs
@@ -46,6 +45,7 @@ from energymobile.storage.resources import (
     CohortRulesResource,
     LandingResource,
     ObjectStoreResource,
+    S3ClientResource,
     WarehouseResource,
 )
 
@@ -73,7 +73,12 @@ def discovered_definitions() -> dg.Definitions:
 
     The loader is given the package's own folder: `dg.load_from_defs_folder` finds the folder
     through pyproject.toml, which an installed wheel does not have (it fails there with "Could
-    not find config file"), and the wheel is the product."""
+    not find config file"), and the wheel is the product.
+
+    The tree builds the defs folder, not its root: the root adds the catalogue of every
+    installed dg plugin's component types, and dagster-aws's plugin imports all of dagster_aws
+    (~1.5 s, issue 16) in every process that loads the location, each run worker included.
+    This project declares no component types and uses none from a plugin."""
     package_parent = Path(energymobile.__file__).parent.parent  # the checkout or site-packages
     with warnings.catch_warnings():
         # The loader calls load_definitions_from_module, marked preview (Dagster 1.13).
@@ -81,10 +86,11 @@ def discovered_definitions() -> dg.Definitions:
         tree = dg.ComponentTree.from_module(
             defs_module=energymobile.defs, project_root=package_parent
         )
-        return tree.build_defs()
+        folder = tree.build_defs(tree.defs_module_path)
+    return dg.Definitions.merge(folder, dg.Definitions(component_tree=tree))
 
 
-def intermediates_store(settings: Settings, s3: S3Resource) -> ObjectStoreResource:
+def intermediates_store(settings: Settings, s3: S3ClientResource) -> ObjectStoreResource:
     """Where raw_logs, hourly_readings and profile_merged keep the values the next step reads.
 
     With an S3 object store: in S3, under `<prefix>/intermediate/`, so a run on any host (a
@@ -107,7 +113,7 @@ def build_resources(settings: Settings) -> dict[str, object]:
         dg.EnvVar(DATABASE_URL_VAR) if os.environ.get(DATABASE_URL_VAR) else settings.database_url
     )
     warehouse = WarehouseResource(url=database_url)
-    s3 = S3Resource(region_name=settings.aws_region)  # used by s3:// URLs; keys from the env
+    s3 = S3ClientResource(region_name=settings.aws_region)  # used by s3:// URLs; keys from the env
     object_store = ObjectStoreResource(url=settings.object_store, s3=s3)
     return {
         "landing": LandingResource(location=settings.landing, s3=s3),

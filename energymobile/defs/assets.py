@@ -221,7 +221,7 @@ def frame_metadata(frame: pd.DataFrame) -> dict[str, object]:
 
 def plot_metadata(frame: pd.DataFrame, title: str) -> dict[str, object]:
     """A small PNG of the hourly series as a markdown image, so one can look at the cohort."""
-    from energymobile import plots  # matplotlib: imported only when a plot is drawn
+    from energymobile import plots
 
     png = plots.hourly_series_png(frame, title=title)
     return {"plot": dg.MetadataValue.md(plots.markdown_image(png, title))}

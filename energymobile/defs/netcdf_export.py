@@ -17,7 +17,6 @@ from energymobile.defs.assets import OWNERS
 from energymobile.defs.automation import follows_archive
 from energymobile.defs.partitions import cohort_partitions
 from energymobile.storage.archive import Archive
-from energymobile.storage.netcdf import export_cohort
 from energymobile.storage.resources import ObjectStoreResource
 
 PREVIEW_CHARS = 6000
@@ -38,6 +37,8 @@ def netcdf_arrays(object_store: ObjectStoreResource, raw_archive: Archive):
     against the manifest; a re-run replaces the file whole."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="energymobile-netcdf-") as work:
+        from energymobile.storage.netcdf import export_cohort  # xarray, h5py: only when used
+
         export = export_cohort(object_store.open(), raw_archive, Path(work))
     seconds = time.perf_counter() - started
     stored = export.stored

@@ -27,7 +27,7 @@ from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.ingest.errors import InputError
 
 if TYPE_CHECKING:
-    from dagster_aws.s3 import S3Resource
+    from energymobile.storage.object_store import S3ClientFactory
 
 LOGS_DIR = "logs"
 PROFILE_DIR = "profile"
@@ -135,9 +135,9 @@ def _opened_path(fd: int) -> Path | None:
         return None
 
 
-def open_landing(location: str, s3: S3Resource | None = None) -> Landing:
-    """A folder path (or file:// URL), or s3://bucket/prefix read through the given dagster-aws
-    `S3Resource` (default: boto3's standard AWS environment)."""
+def open_landing(location: str, s3: S3ClientFactory | None = None) -> Landing:
+    """A folder path (or file:// URL), or s3://bucket/prefix read through the given
+    S3 client settings (default: boto3's standard AWS environment)."""
     parts = urlsplit(location)
     if parts.scheme in ("", "file"):
         return LocalLanding(Path(parts.path if parts.scheme else location))

@@ -21,6 +21,7 @@ sql/<dialect>/ for that revision (`write_sql_files`, `make sql`).
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import textwrap
 from collections.abc import Iterator
@@ -91,7 +92,19 @@ def alembic_config(script_location: Path | None = None, **attributes: object) ->
 
 def revisions(script_location: Path | None = None) -> list[Revision]:
     """The revisions, oldest first; raises MigrationsNotFound if there are none."""
-    folder = script_location or migrations_folder()
+    if script_location is None:
+        return list(_package_revisions())
+    return _read_revisions(script_location)
+
+
+@functools.cache
+def _package_revisions() -> tuple[Revision, ...]:
+    """The package's own revisions, read once per process: reading them imports every revision
+    file, which each run's first use of the warehouse did again (issue 16)."""
+    return tuple(_read_revisions(migrations_folder()))
+
+
+def _read_revisions(folder: Path) -> list[Revision]:
     try:
         scripts = ScriptDirectory.from_config(alembic_config(folder))
         found: list[Script] = list(scripts.walk_revisions())
@@ -123,6 +136,8 @@ def upgrade(url: str | URL, script_location: Path | None = None) -> list[str]:
             legacy = None
             if not _has_alembic_version(conn):
                 legacy = legacy_revision(conn, [r.id for r in known])
+            elif current_revision(conn) == known[-1].id:
+                return []  # at head, as on every run but the first: Alembic is not needed
             # The lock belongs to the session, not to a transaction; and Alembic must find no
             # transaction open, or it would leave committing to us.
             conn.commit()

@@ -18,13 +18,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from energymobile.settings import local_folder
 
-if TYPE_CHECKING:
-    from dagster_aws.s3 import S3Resource
+
+class S3ClientFactory(Protocol):
+    """What gives an S3 client: dagster-aws's `S3Resource`, or our `S3ClientResource` (which
+    imports dagster-aws only when asked for a client)."""
+
+    def get_client(self) -> Any: ...
+
 
 READ_CHUNK_BYTES = 1 << 20
 NEW_FILE_MODE = 0o666
@@ -284,9 +289,9 @@ class LocalObjectStore(ObjectStore):
         return self._path(key).as_uri()
 
 
-def open_object_store(url: str, s3: S3Resource | None = None) -> ObjectStore:
+def open_object_store(url: str, s3: S3ClientFactory | None = None) -> ObjectStore:
     """`file:///path` (percent-escapes decoded) or a plain path for a folder;
-    `s3://bucket[/prefix]` for S3, through the given dagster-aws `S3Resource` (default: boto3's
+    `s3://bucket[/prefix]` for S3, through the given S3 client settings (default: boto3's
     standard AWS environment)."""
     folder = local_folder(url)
     if folder is not None:

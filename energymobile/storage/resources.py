@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dagster as dg
-from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 from energymobile.storage.landing import Landing, open_landing
@@ -11,11 +12,26 @@ from energymobile.storage.object_store import ObjectStore, open_object_store
 from energymobile.storage.warehouse import Warehouse
 
 
+class S3ClientResource(dg.ConfigurableResource):
+    """The S3 client settings: dagster-aws's `S3Resource` builds the client, imported only when
+    a client is wanted. Importing dagster_aws costs ~1.5 s (its package imports its components
+    and Dagster's test utilities), which a deployment without S3 must not pay at every start."""
+
+    region_name: str | None = Field(
+        default=None, description="AWS region; credentials stay in the standard AWS environment"
+    )
+
+    def get_client(self) -> Any:
+        from dagster_aws.s3 import S3Resource
+
+        return S3Resource(region_name=self.region_name).get_client()
+
+
 class LandingResource(dg.ConfigurableResource):
     """Where the technicians drop each cohort's files."""
 
     location: str = Field(description="A folder, or s3://bucket/prefix (ENERGYMOBILE_LANDING)")
-    s3: S3Resource | None = Field(
+    s3: S3ClientResource | None = Field(
         default=None,
         description="S3 client settings for an s3:// location; credentials stay in the "
         "standard AWS environment",
@@ -31,7 +47,7 @@ class ObjectStoreResource(dg.ConfigurableResource):
     url: str = Field(
         description="file:///folder or s3://bucket[/prefix] (ENERGYMOBILE_OBJECT_STORE)"
     )
-    s3: S3Resource | None = Field(
+    s3: S3ClientResource | None = Field(
         default=None,
         description="S3 client settings for an s3:// URL; credentials stay in the standard "
         "AWS environment",

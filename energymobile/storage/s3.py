@@ -38,6 +38,7 @@ from energymobile.storage.object_store import (
     READ_CHUNK_BYTES,
     ObjectStore,
     ObjectVersion,
+    S3ClientFactory,
     StoredObject,
     check_key,
     content_type,
@@ -81,7 +82,7 @@ class S3AccessError(RuntimeError):
 class _S3Location:
     """A bucket and a key prefix reached through one client, with errors made readable."""
 
-    def __init__(self, bucket: str, prefix: str, s3: S3Resource | None, setting: str) -> None:
+    def __init__(self, bucket: str, prefix: str, s3: S3ClientFactory | None, setting: str) -> None:
         if not bucket:
             raise ValueError(f"{setting}: an s3:// URL needs a bucket (s3://bucket/prefix)")
         self.bucket = bucket
@@ -178,7 +179,7 @@ class S3ObjectStore(_S3Location, ObjectStore):
         bucket: str,
         prefix: str = "",
         *,
-        s3: S3Resource | None = None,
+        s3: S3ClientFactory | None = None,
         transfer: TransferConfig = TRANSFER,
     ) -> None:
         super().__init__(bucket, prefix, s3, OBJECT_STORE_VAR)
@@ -291,7 +292,7 @@ class S3Landing(_S3Location, Landing):
     """The technicians' drops in `s3://bucket/prefix/`, in the local folder's layout:
     `logs/<cohort>/<CODE>.txt` and `profile/profile.txt`."""
 
-    def __init__(self, bucket: str, prefix: str = "", *, s3: S3Resource | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", *, s3: S3ClientFactory | None = None) -> None:
         super().__init__(bucket, prefix, s3, LANDING_VAR)
 
     def cohort_folders(self) -> list[str]:

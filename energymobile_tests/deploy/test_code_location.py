@@ -10,7 +10,6 @@ import re
 
 import pytest
 import yaml
-from dagster_aws.s3 import S3Resource
 
 from energymobile.definitions import (
     COHORT_JOB,
@@ -23,6 +22,7 @@ from energymobile.definitions import (
 from energymobile.instance import PRODUCTION, instance_yaml
 from energymobile.settings import HOME_VAR as HOME
 from energymobile.settings import Settings
+from energymobile.storage.resources import S3ClientResource
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.production import declared_code_location
 
@@ -125,7 +125,7 @@ def test_the_defs_folder_yields_each_definition_once():
 
 def test_values_between_steps_follow_the_object_store(tmp_path):
     """Chosen once, from the settings: S3 beside the exports, else the local home."""
-    s3 = S3Resource()
+    s3 = S3ClientResource()
     on_s3 = Settings.from_env({"ENERGYMOBILE_OBJECT_STORE": "s3://bucket/rig-7/", HOME: "h"})
     assert intermediates_store(on_s3, s3).url == "s3://bucket/rig-7/intermediate"
     embedded = Settings.from_env({HOME: str(tmp_path / "hh#A")})
