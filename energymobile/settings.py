@@ -9,7 +9,7 @@ never logged or attached as metadata (see `redact_url`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +20,15 @@ OBJECT_STORE_VAR = "ENERGYMOBILE_OBJECT_STORE"
 MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
 LANDING_SETTLE_VAR = "ENERGYMOBILE_LANDING_SETTLE_SECONDS"
+EXECUTOR_VAR = "ENERGYMOBILE_EXECUTOR"
+CELERY_BROKER_VAR = "ENERGYMOBILE_CELERY_BROKER_URL"
+"""The Celery broker (and result backend), e.g. redis://:password@host:6379/0: may hold a
+password, so it is passed to Dagster as an EnvVar and never logged."""
+IN_PROCESS = "in_process"
+CELERY = "celery"
+EXECUTORS = (IN_PROCESS, CELERY)
+"""Where a run's steps execute: in the run's own process (the embedded default), or as Celery
+tasks on any number of workers sharing a broker (docs/fleet.md, "Engine")."""
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
 Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to boto3."""
@@ -43,6 +52,20 @@ class Settings:
     aws_region: str | None = None
     """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
     landing_settle_seconds: int = DEFAULT_LANDING_SETTLE_SECONDS
+    executor: str = IN_PROCESS
+    celery_broker_url: str | None = field(default=None, repr=False)
+    """Set when `executor` is celery (checked in __post_init__); holds a password: never log."""
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise ValueError(
+                f"{EXECUTOR_VAR}={self.executor!r}: expected one of {', '.join(EXECUTORS)}"
+            )
+        if self.executor == CELERY and not self.celery_broker_url:
+            raise ValueError(
+                f"{EXECUTOR_VAR}=celery needs {CELERY_BROKER_VAR}, the broker the workers "
+                "listen to (e.g. redis://host:6379/0)"
+            )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -57,6 +80,8 @@ class Settings:
             export_due_days=int(env.get(FRESHNESS_DAYS_VAR) or DEFAULT_EXPORT_DUE_DAYS),
             aws_region=next((env[v] for v in AWS_REGION_VARS if env.get(v)), None),
             landing_settle_seconds=landing_settle_seconds(env.get(LANDING_SETTLE_VAR)),
+            executor=(env.get(EXECUTOR_VAR) or IN_PROCESS).strip().lower(),
+            celery_broker_url=env.get(CELERY_BROKER_VAR) or None,
         )
 
     @property
