@@ -14,7 +14,15 @@ import benchmarks
 from benchmarks.__main__ import main
 from energymobile_tests.support import REPO_ROOT
 
-EXPECTED = {"backfill60", "hostile_input", "ingest", "object_store", "pipeline", "warehouse"}
+EXPECTED = {
+    "backfill60",
+    "fleet",
+    "hostile_input",
+    "ingest",
+    "object_store",
+    "pipeline",
+    "warehouse",
+}
 
 
 @pytest.mark.unit

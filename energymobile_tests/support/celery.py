@@ -121,13 +121,14 @@ def worker_environment(
     base: Mapping[str, str], folder: Path, broker: RedisBroker
 ) -> dict[str, str]:
     """What one worker gets: the shared settings in `base` (warehouse, object store, landing,
-    DAGSTER_PG_*, AWS), and its own home, Dagster home and temporary folder."""
+    DAGSTER_PG_*, AWS), and its own home (unless `base` names one: the benchmark's workers
+    share a local folder as their object store), Dagster home and temporary folder."""
     home = folder / "dagster_home"
     ensure_instance_yaml(home, PRODUCTION)
     (folder / "tmp").mkdir(parents=True, exist_ok=True)
     return {
-        **base,
         HOME_VAR: str(folder / "energymobile"),
+        **base,
         EXECUTOR_VAR: "celery",
         CELERY_BROKER_VAR: broker.url,
         "DAGSTER_HOME": str(home),
