@@ -30,7 +30,7 @@ from energymobile.settings import (
     OBJECT_STORE_VAR,
     Settings,
 )
-from energymobile_tests.support.celery import RedisBroker, celery_workers
+from energymobile_tests.support.celery import RedisBroker, celery_workers, wait_until_ready
 from energymobile_tests.support.mariadb import MariaDBServer
 from energymobile_tests.support.postgres import PostgresServer
 from energymobile_tests.support.readback import fact_rows
@@ -61,19 +61,6 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
         s3_drop(key)
 
     with mariadb.fresh_database() as reference_url:
-        reference = Settings(
-            **{
-                **s3_settings.__dict__,
-                "database_url": reference_url,
-                "object_store": f"s3://{S3_BUCKET}/{s3_prefix}/in-process",
-            }
-        )
-        with dg.DagsterInstance.ephemeral() as instance:
-            in_process = materialize_cohorts(KEYS, settings=reference, instance=instance)
-        assert [o.failure for o in in_process] == [None] * len(KEYS)
-        expected = {key: fact_rows(reference_url, key) for key in KEYS}
-        reference_done = time.monotonic()
-
         shared = {
             LANDING_VAR: s3_settings.landing,
             OBJECT_STORE_VAR: f"s3://{S3_BUCKET}/{s3_prefix}/celery",
@@ -90,7 +77,22 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
         base = {
             k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))
         }
-        with celery_workers(2, tmp_path / "workers", redis, base | shared) as workers:
+        workers_root = tmp_path / "workers"
+        with celery_workers(2, workers_root, redis, base | shared, wait=False) as workers:
+            # The in-process reference while the workers import the code location.
+            reference = Settings(
+                **{
+                    **s3_settings.__dict__,
+                    "database_url": reference_url,
+                    "object_store": f"s3://{S3_BUCKET}/{s3_prefix}/in-process",
+                }
+            )
+            with dg.DagsterInstance.ephemeral() as instance:
+                in_process = materialize_cohorts(KEYS, settings=reference, instance=instance)
+            assert [o.failure for o in in_process] == [None] * len(KEYS)
+            expected = {key: fact_rows(reference_url, key) for key in KEYS}
+            reference_done = time.monotonic()
+            wait_until_ready(workers)
             workers_ready = time.monotonic()
             # This process launches the runs (as `energymobile backfill` would), on the same
             # settings as the workers and its own Dagster home on the shared PostgreSQL.
@@ -106,6 +108,12 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
                 logs = "\n".join(w.log_tail() for w in workers)
                 assert [(o.key, o.failure) for o in outcomes] == [(k, None) for k in KEYS], logs
                 ran_on = {o.run_id: _step_workers(instance, o.run_id) for o in outcomes}
+                for outcome in outcomes:  # the broker's password is nowhere Dagster keeps
+                    run = instance.get_run_by_id(outcome.run_id)
+                    assert run is not None
+                    assert redis.password not in repr(run.run_config)
+            for worker in workers:
+                assert redis.password not in worker.log.read_text(errors="replace")
             runs_done = time.monotonic()
 
     names = {worker.split("@")[0] for steps in ran_on.values() for worker in steps.values()}
@@ -116,7 +124,7 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
         assert fact_rows(mysql_url, key) == expected[key], key
     print(
         f"\ncelery backfill of {len(KEYS)} cohorts: in-process reference "
-        f"{reference_done - started:.0f} s, workers ready {workers_ready - reference_done:.0f} s, "
+        f"{reference_done - started:.0f} s, workers ready {workers_ready - started:.0f} s, "
         f"runs {runs_done - workers_ready:.0f} s; steps per worker "
         f"{ {n: sum(w.startswith(n) for s in ran_on.values() for w in s.values()) for n in names} }"
     )

@@ -139,10 +139,16 @@ def worker_environment(
 
 @contextmanager
 def celery_workers(
-    count: int, root: Path, broker: RedisBroker, environment: Mapping[str, str]
+    count: int,
+    root: Path,
+    broker: RedisBroker,
+    environment: Mapping[str, str],
+    *,
+    wait: bool = True,
 ) -> Iterator[list[CeleryWorker]]:
     """`count` workers, one step at a time each (concurrency 1: a worker stands for a
-    machine), started together; yields once every one is ready; stops them after."""
+    machine), started together; yields once every one is ready (at once with wait=False:
+    call `wait_until_ready` after other work); stops them after."""
     with ExitStack() as stack:
         workers = []
         for index in range(1, count + 1):
@@ -167,11 +173,13 @@ def celery_workers(
                 )
             stack.callback(_stop, popen)
             workers.append(CeleryWorker(name, folder, log, popen))
-        _wait_until_ready(workers)
+        if wait:
+            wait_until_ready(workers)
         yield workers
 
 
-def _wait_until_ready(workers: list[CeleryWorker]) -> None:
+def wait_until_ready(workers: list[CeleryWorker]) -> None:
+    """Until every worker has logged that it consumes from the broker."""
     deadline = time.monotonic() + START_TIMEOUT_S
     waiting = list(workers)
     while waiting and time.monotonic() < deadline:
