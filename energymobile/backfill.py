@@ -31,7 +31,6 @@ QUIET_RUN_CONFIG: dict[str, object] = {
 CODE_LOCATION_MODULE = "energymobile.definitions"
 CODE_LOCATION_ATTRIBUTE = "defs"
 """Where a worker finds the job again: it reloads the location with its own environment."""
-PARTITION_TAG = "dagster/partition"
 DEFAULT_PARALLEL_RUNS = 4
 """Runs orchestrated at once under the Celery executor: enough to keep a few workers busy
 (each run is a chain of steps, one at a time); the workers' count bounds the real work."""
@@ -120,12 +119,13 @@ def execute_run(reference: InstanceRef, job_name: str, key: str) -> CohortOutcom
     job = ReconstructableRepository.for_module(
         CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE
     ).get_reconstructable_job(job_name)
+    # The job's own tags for the key: `dagster/partition`, and one per dimension when the
+    # partitions are multi-dimensional (cohort x site), as the UI's launches carry them.
+    tags = job.get_definition().get_tags_for_partition_key(key, selected_asset_keys=None)
     started = time.perf_counter()
     with (
         dg.DagsterInstance.from_ref(reference) as instance,
-        dg.execute_job(
-            job, instance=instance, run_config=QUIET_RUN_CONFIG, tags={PARTITION_TAG: key}
-        ) as result,
+        dg.execute_job(job, instance=instance, run_config=QUIET_RUN_CONFIG, tags=tags) as result,
     ):
         reason = failure_reason(result)
         return CohortOutcome(
