@@ -19,7 +19,8 @@ from dagster_celery.executor import CeleryExecutor
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_task
 
-import energymobile.definitions  # noqa: F401  (loaded once per worker, not once per step)
+# Loaded once per worker, not once per step; and the settings the executor shares.
+from energymobile.definitions import celery_config_source
 from energymobile.settings import CELERY, CELERY_BROKER_VAR, Settings
 
 settings = Settings.from_env()
@@ -30,7 +31,9 @@ if settings.executor != CELERY or not settings.celery_broker_url:
     )
 app = make_app(
     CeleryExecutor.for_cli(
-        broker=settings.celery_broker_url, backend=settings.celery_broker_url
+        broker=settings.celery_broker_url,
+        backend=settings.celery_broker_url,
+        config_source=celery_config_source(),
     ).app_args()
 )
 execute_plan = create_task(app)

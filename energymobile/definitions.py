@@ -122,6 +122,26 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+CELERY_VISIBILITY_TIMEOUT_S = 6 * 3600
+"""How long Redis keeps a task a worker has taken but not acknowledged before handing it to
+another worker. A worker reserves its next task while running one; Redis's default (1 hour)
+would hand that waiting task to a second worker behind a long step, and the step would run
+twice. Six hours: run monitoring's max_runtime_seconds in dagster.production.yaml."""
+
+
+def celery_config_source() -> dict[str, object]:
+    """Celery settings the executor (which sends steps) and the workers (celery_app.py) share:
+    dagster-celery's broker transport options with the visibility timeout above."""
+    from dagster_celery.defaults import broker_transport_options
+
+    return {
+        "broker_transport_options": {
+            **broker_transport_options,
+            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
+        }
+    }
+
+
 def build_executor(settings: Settings) -> dg.ExecutorDefinition:
     """Where a run's steps execute, chosen per deployment here and nowhere else.
 
@@ -140,7 +160,10 @@ def build_executor(settings: Settings) -> dg.ExecutorDefinition:
         if os.environ.get(CELERY_BROKER_VAR)
         else str(settings.celery_broker_url)
     )
-    return celery_executor.configured({"broker": broker, "backend": broker}, name="celery")
+    return celery_executor.configured(
+        {"broker": broker, "backend": broker, "config_source": celery_config_source()},
+        name="celery",
+    )
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

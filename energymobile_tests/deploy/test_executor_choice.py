@@ -8,7 +8,12 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from energymobile.definitions import COHORT_JOB, build_definitions, build_executor
+from energymobile.definitions import (
+    CELERY_VISIBILITY_TIMEOUT_S,
+    COHORT_JOB,
+    build_definitions,
+    build_executor,
+)
 from energymobile.settings import CELERY_BROKER_VAR, EXECUTOR_VAR, HOME_VAR, Settings
 
 pytestmark = pytest.mark.unit
@@ -39,6 +44,8 @@ def test_celery_is_chosen_by_a_setting_and_its_broker_stays_in_the_environment(
     assert job.executor_def.name == "celery"
     resolved = executor.config_schema.resolve_config({}).value["config"]
     assert (resolved["broker"], resolved["backend"]) == (BROKER, BROKER)
+    transport = resolved["config_source"]["broker_transport_options"]
+    assert transport["visibility_timeout"] == CELERY_VISIBILITY_TIMEOUT_S  # > Redis's 1 h
     # An {"env": ...} reference, resolved where the run executes (never stored in run config):
     # the workers' environment decides, not the value this process read.
     monkeypatch.setenv(CELERY_BROKER_VAR, "redis://elsewhere:6379/1")
