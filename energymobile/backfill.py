@@ -1,5 +1,5 @@
-"""Materialize cohorts through the cohort job, in process, and say plainly what failed; then
-the combined CSV, once.
+"""Materialize cohorts through the cohort job and say plainly what failed; then the combined
+CSV, once.
 
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
 the multiprocess executor's start-up cost (~8 s a run here) for these small runs. A cohort's
@@ -13,6 +13,9 @@ slots before it starts (run_slots.py), so a run whose process was killed blocks 
 next backfill marks it failed and frees what it held. A SIGINT or SIGTERM received during a
 run stops the backfill once that run has returned (stopping.py); a run interrupted before
 Dagster could record its end is marked failed here.
+
+With the Celery executor (ENERGYMOBILE_EXECUTOR=celery) this process only orchestrates: several
+runs at once, each step sent to whichever worker takes it (docs/fleet.md, "Engine").
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableRepository
+from dagster._core.instance.ref import InstanceRef
 
 from energymobile.definitions import COHORT_JOB, COMBINED_JOB, build_definitions
 from energymobile.redaction import scrub, url_secrets
@@ -37,11 +41,8 @@ from energymobile.run_slots import (
     pool_slots,
     pooled_steps,
 )
-from energymobile.settings import Settings
+from energymobile.settings import CELERY, Settings
 from energymobile.stopping import cleanup_if_forced, raise_if_stopped
-
-if TYPE_CHECKING:
-    from dagster._core.instance.ref import InstanceRef
 
 DEFAULT_WORKERS = 2
 """Cohorts at once in `energymobile backfill`: one per core of the 2-core machines this runs on
@@ -54,6 +55,13 @@ QUIET_RUN_CONFIG: dict[str, object] = {
 _WORDED_FOR_PEOPLE = ("energymobile.", "dagster._core.definitions.events.Failure")
 _DAGSTER_WRAPPERS = re.compile(r"Dagster\w*(Execution|UserCode|Invariant)\w*Error")
 """Dagster's errors that only say where a user error happened (step, input, output)."""
+
+CODE_LOCATION_MODULE = "energymobile.definitions"
+CODE_LOCATION_ATTRIBUTE = "defs"
+"""Where a worker finds the job again: it reloads the location with its own environment."""
+DEFAULT_PARALLEL_RUNS = 4
+"""Runs orchestrated at once under the Celery executor: enough to keep a few workers busy
+(each run is a chain of steps, one at a time); the workers' count bounds the real work."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ def materialize_cohorts(
 
     With `workers` > 1 and a persistent instance, that many cohorts run at once in worker
     processes (an ephemeral instance lives in this process only: one at a time then)."""
+    if settings.executor == CELERY:
+        return execute_cohorts_on_workers(
+            keys, instance=instance, on_done=on_done, job_name=job_name
+        )
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
     fail_runs_of_dead_processes(instance, on_note)
@@ -98,6 +110,62 @@ def materialize_cohorts(
         if on_done:
             on_done(index, outcome)
     return outcomes
+
+
+def execute_cohorts_on_workers(
+    keys: Sequence[str],
+    *,
+    instance: dg.DagsterInstance,
+    on_done: Callable[[int, CohortOutcome], None] | None = None,
+    job_name: str = COHORT_JOB,
+    parallel_runs: int = DEFAULT_PARALLEL_RUNS,
+) -> list[CohortOutcome]:
+    """One run per partition key through the deployment's executor (Celery: steps on the
+    workers), `parallel_runs` runs at a time, each orchestrated by a process of its own
+    (Dagster's run orchestration is not thread-safe: two runs in threads of one process
+    deadlock in its logging set-up).
+
+    The job is the code location's own (`energymobile.definitions:defs`, built from the
+    environment), so the workers, reloading it from theirs, run the same job. The instance must
+    be one every worker reaches (PostgreSQL), and the values between steps must live in the
+    shared object store (S3). The keys are whatever the job's partitions are (cohorts today;
+    cohort x site later): nothing here reads them."""
+    reference = instance.get_ref()
+    outcomes: dict[str, CohortOutcome] = {}
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks
+    with ProcessPoolExecutor(max_workers=max(1, parallel_runs), mp_context=spawn) as pool:
+        futures = [pool.submit(execute_run, reference, job_name, key) for key in keys]
+        for index, future in enumerate(as_completed(futures), start=1):
+            outcome = future.result()
+            outcomes[outcome.key] = outcome
+            if on_done:
+                on_done(index, outcome)
+    return [outcomes[key] for key in keys]
+
+
+def execute_run(reference: InstanceRef, job_name: str, key: str) -> CohortOutcome:
+    """One run of the code location's job for one partition key, through its executor."""
+    # What `dagster job execute -m` builds; Dagster exports no public name for a job of a
+    # Definitions object found by module (dg.reconstructable takes a function).
+    job = ReconstructableRepository.for_module(
+        CODE_LOCATION_MODULE, CODE_LOCATION_ATTRIBUTE
+    ).get_reconstructable_job(job_name)
+    # The job's own tags for the key: `dagster/partition`, and one per dimension when the
+    # partitions are multi-dimensional (cohort x site), as the UI's launches carry them.
+    tags = job.get_definition().get_tags_for_partition_key(key, selected_asset_keys=None)
+    started = time.perf_counter()
+    with (
+        dg.DagsterInstance.from_ref(reference) as instance,
+        dg.execute_job(job, instance=instance, run_config=QUIET_RUN_CONFIG, tags=tags) as result,
+    ):
+        reason = failure_reason(result)
+        return CohortOutcome(
+            key,
+            result.success and reason is None,
+            time.perf_counter() - started,
+            reason,
+            result.run_id,
+        )
 
 
 def _materialize_in_workers(
@@ -233,7 +301,9 @@ def abandon(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
 
 
-def failure_reason(result: dg.ExecuteInProcessResult, secrets: Sequence[str] = ()) -> str | None:
+def failure_reason(
+    result: dg.ExecuteInProcessResult | dg.JobExecutionResult, secrets: Sequence[str] = ()
+) -> str | None:
     """Failed checks and step errors of a run, as one line; None when all went well. A step's
     error is the first one in its chain that is not Dagster's wrapper (which only says where
     it happened), its first line only (`_one_line`)."""

@@ -34,7 +34,7 @@ from energymobile.defs.jobs import (
     netcdf_export,
 )
 from energymobile.defs.landing_sensor import build_landing_sensor
-from energymobile.settings import DATABASE_URL_VAR, Settings
+from energymobile.settings import CELERY, CELERY_BROKER_VAR, DATABASE_URL_VAR, Settings
 from energymobile.storage.intermediates import IntermediatesIOManager
 from energymobile.storage.io_managers import (
     ArchiveIOManager,
@@ -54,6 +54,7 @@ __all__ = [
     "COMBINED_JOB",
     "NETCDF_JOB",
     "build_definitions",
+    "build_executor",
     "build_resources",
     "cohort_pipeline",
     "combined_export",
@@ -127,11 +128,54 @@ def build_resources(settings: Settings) -> dict[str, object]:
     }
 
 
+CELERY_VISIBILITY_TIMEOUT_S = 6 * 3600
+"""How long Redis keeps a task a worker has taken but not acknowledged before handing it to
+another worker. A worker reserves its next task while running one; Redis's default (1 hour)
+would hand that waiting task to a second worker behind a long step, and the step would run
+twice. Six hours: run monitoring's max_runtime_seconds in dagster.production.yaml."""
+
+
+def celery_config_source() -> dict[str, object]:
+    """Celery settings the executor (which sends steps) and the workers (celery_app.py) share:
+    dagster-celery's broker transport options with the visibility timeout above."""
+    from dagster_celery.defaults import broker_transport_options
+
+    return {
+        "broker_transport_options": {
+            **broker_transport_options,
+            "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_S,
+        }
+    }
+
+
+def build_executor(settings: Settings) -> dg.ExecutorDefinition:
+    """Where a run's steps execute, chosen per deployment here and nowhere else.
+
+    The embedded default runs them in the run's own process: the chain is sequential, and the
+    multiprocess executor's start-up (~8 s a run here) would dominate a small cohort. With
+    ENERGYMOBILE_EXECUTOR=celery each step is a Celery task on whichever worker
+    (`celery -A energymobile.celery_app worker`) takes it first, so many runs (cohorts, sites)
+    spread over many machines (docs/fleet.md, "Engine"). The broker URL may hold a password:
+    it reaches Dagster as an EnvVar when it comes from the environment, never as a value."""
+    if settings.executor != CELERY:
+        return dg.in_process_executor
+    from dagster_celery import celery_executor  # imported only by deployments that use it
+
+    broker: str | dict[str, str] = (
+        {"env": CELERY_BROKER_VAR}
+        if os.environ.get(CELERY_BROKER_VAR)
+        else str(settings.celery_broker_url)
+    )
+    return celery_executor.configured(
+        {"broker": broker, "backend": broker, "config_source": celery_config_source()},
+        name="celery",
+    )
+
+
 def build_definitions(settings: Settings) -> dg.Definitions:
     """The defs folder's wiring with this deployment's resources, the landing and freshness
-    sensors and the freshness checks (which take settings), all sensors on by default. Runs
-    execute in process: the chain is sequential, and the multiprocess executor's start-up (~8 s
-    a run here) would dominate a small cohort."""
+    sensors and the freshness checks (which take settings), all sensors on by default, and the
+    deployment's executor (`build_executor`)."""
     freshness_checks = build_export_freshness_checks(settings.export_due_days)
     deployment = dg.Definitions(
         asset_checks=[freshness_checks],
@@ -140,7 +184,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_freshness_sensor(freshness_checks),
         ],
         resources=build_resources(settings),
-        executor=dg.in_process_executor,
+        executor=build_executor(settings),
     )
     return dg.Definitions.merge(discovered_definitions(), deployment)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
@@ -39,6 +39,15 @@ MAX_SHORTFALL_VAR = "ENERGYMOBILE_MAX_SHORTFALL_HOURS"
 FRESHNESS_DAYS_VAR = "ENERGYMOBILE_EXPORT_DUE_DAYS"
 POOL_WAIT_VAR = "ENERGYMOBILE_POOL_WAIT_SECONDS"
 LANDING_SETTLE_VAR = "ENERGYMOBILE_LANDING_SETTLE_SECONDS"
+EXECUTOR_VAR = "ENERGYMOBILE_EXECUTOR"
+CELERY_BROKER_VAR = "ENERGYMOBILE_CELERY_BROKER_URL"
+"""The Celery broker (and result backend), e.g. redis://:password@host:6379/0: may hold a
+password, so it is passed to Dagster as an EnvVar and never logged."""
+IN_PROCESS = "in_process"
+CELERY = "celery"
+EXECUTORS = (IN_PROCESS, CELERY)
+"""Where a run's steps execute: in the run's own process (the embedded default), or as Celery
+tasks on any number of workers sharing a broker (docs/fleet.md, "Engine")."""
 AWS_REGION_VARS = ("AWS_REGION", "AWS_DEFAULT_REGION")
 """boto3 itself reads only AWS_DEFAULT_REGION; the issue (and most AWS tools) use AWS_REGION.
 Credentials and the endpoint (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_S3) are left to boto3."""
@@ -78,6 +87,22 @@ class Settings:
     """Region of the S3 client; None lets boto3 resolve it (profile, instance metadata)."""
     pool_wait_seconds: int = DEFAULT_POOL_WAIT_SECONDS
     landing_settle_seconds: int = DEFAULT_LANDING_SETTLE_SECONDS
+    executor: str = IN_PROCESS
+    celery_broker_url: str | None = field(default=None, repr=False)
+    """Set when `executor` is celery (checked in __post_init__); holds a password: never log."""
+
+    def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise SettingsError(
+                [f"{EXECUTOR_VAR}={self.executor!r}: expected one of {', '.join(EXECUTORS)}"]
+            )
+        if self.executor == CELERY and not self.celery_broker_url:
+            raise SettingsError(
+                [
+                    f"{EXECUTOR_VAR}=celery needs {CELERY_BROKER_VAR}, the broker the workers "
+                    "listen to (e.g. redis://host:6379/0)"
+                ]
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +144,8 @@ class Settings:
                 lambda _var, value: landing_settle_seconds(value),
                 DEFAULT_LANDING_SETTLE_SECONDS,
             ),
+            executor=(env.get(EXECUTOR_VAR) or IN_PROCESS).strip().lower(),
+            celery_broker_url=env.get(CELERY_BROKER_VAR) or None,
         )
         if problems:
             raise SettingsError(problems)
@@ -136,7 +163,7 @@ class Settings:
             f"object_store={self.object_store!r}, max_shortfall_hours={self.max_shortfall_hours},"
             f" export_due_days={self.export_due_days}, aws_region={self.aws_region!r}, "
             f"pool_wait_seconds={self.pool_wait_seconds}, "
-            f"landing_settle_seconds={self.landing_settle_seconds})"
+            f"landing_settle_seconds={self.landing_settle_seconds}, executor={self.executor!r})"
         )
 
 

@@ -21,6 +21,7 @@ pytest_plugins = [
     "energymobile_tests.fixtures.s3",
     "energymobile_tests.fixtures.dagster_dev",
     "energymobile_tests.fixtures.wheel",
+    "energymobile_tests.fixtures.celery",
 ]
 
 KINDS = ("unit", "integration", "ui")
@@ -34,6 +35,7 @@ NOT_FOR_UNIT_TESTS = frozenset(
         "generate",
         "s3_drop",
         "installed_wheel",
+        "redis",
     }
 )
 """Fixtures that start a server, run Dagster or generate cohorts: not for a unit test."""

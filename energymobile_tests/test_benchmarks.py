@@ -16,6 +16,7 @@ from energymobile_tests.support import REPO_ROOT
 
 EXPECTED = {
     "backfill60",
+    "fleet",
     "hostile_input",
     "ingest",
     "object_store",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 want=(pkg-config default-libmysqlclient-dev build-essential)
 if [[ "${1:-}" == "test" ]]; then
-  want+=(mariadb-server mariadb-client postgresql chromium chromium-driver)
+  want+=(mariadb-server mariadb-client postgresql redis-server chromium chromium-driver)
 fi
 
 missing=()
