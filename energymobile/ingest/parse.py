@@ -103,7 +103,7 @@ def parse_table(data: bytes, *, file: str, columns: int, separator: str | None =
     long_line = first_long_line(data, start, limit)
     if long_line is not None:
         _raise_long_line(data, long_line, file=file, columns=columns, separator=separator)
-    table = None if _has_lone_carriage_return(data) else _fast_read(data, columns, separator)
+    table = None if _needs_strict_reading(data, separator) else _fast_read(data, columns, separator)
     if table is not None and np.isfinite(table.row_sums).all():
         return table
     normalised, normalised_separator = diagnose(
@@ -156,6 +156,14 @@ def _has_lone_carriage_return(data: bytes) -> bool:
     value as its end (`1\r\t2` reads as 1, 2); the rules allow it only in a CRLF line end, so
     such a file goes to the strict reader. One `in` (memchr) for a file without CR."""
     return b"\r" in data and data.count(b"\r") != data.count(b"\r\n")
+
+
+def _needs_strict_reading(data: bytes, separator: str) -> bool:
+    """Bytes polars would read more leniently than the rules: a lone carriage return (taken as
+    a value's end), or a tab in a file not separated by tabs (polars trims tabs around a value,
+    so `4 \t5` in a space-separated file, or `1,\t5` in a CSV body, would load). One memchr
+    pass each; such files go through `diagnose`, which refuses or normalises them."""
+    return _has_lone_carriage_return(data) or (separator != TAB and b"\t" in data)
 
 
 def _fast_read(data: bytes, columns: int, separator: str) -> Table | None:

@@ -112,6 +112,9 @@ MIX = "use one kind of separator"
         ("a space in a later value", b"1\t2\t3\n4\t5\t6 7\n", 2, 3, "'6 7' holds values"),
         ("a tab in a space file", b"1 2 3\n4 5\t6\n", 2, 2, "'5\\t6' holds a tab"),
         ("a line of tabs in a space file", b"1 2 3\n4\t5\t6\n", 2, 1, "'4\\t5\\t6' holds a tab"),
+        # a tab beside a space: polars' reader trims it, so only the strict reader sees it
+        ("a space then a tab in a space file", b"1 2 3\n4 \t5 6\n", 2, 2, "'\\t5' holds a tab"),
+        ("a tab before the last value", b"1 2 3\n4 5 \t6\n", 2, 3, "'\\t6' holds a tab"),
     ],
 )
 def test_a_mix_of_tabs_and_spaces_names_line_and_column(case, data, line, column, shown):
@@ -120,6 +123,12 @@ def test_a_mix_of_tabs_and_spaces_names_line_and_column(case, data, line, column
     assert (caught.value.line, caught.value.column) == (line, column)
     assert str(caught.value).startswith(f"TS1.txt:{line}:{column}: {shown}")
     assert MIX in str(caught.value)
+
+
+def test_a_tab_beside_a_value_of_a_csv_body_is_refused():
+    with pytest.raises(InputError) as caught:
+        parse_table(b"1,2\n3,\t4\n", file="PS1.csv", columns=2, separator=",")
+    assert (caught.value.line, caught.value.column) == (2, 2)
 
 
 def test_space_and_tab_files_give_the_same_values_at_full_width():
