@@ -128,9 +128,8 @@ class HistoricalCsvIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         store = self.object_store.open()
         metadata: dict[str, object] = {}
-        for key in context.asset_partition_keys:
-            rows = obj[obj["cohort"] == key]
-            for kind, stored in write_cohort_export(store, key, rows).items():
+        for (site, key), rows in obj.groupby(["site", "cohort"], sort=True, observed=True):
+            for kind, stored in write_cohort_export(store, str(key), rows, str(site)).items():
                 metadata |= object_metadata(kind, stored)
         context.add_output_metadata(metadata)
 

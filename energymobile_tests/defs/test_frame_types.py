@@ -65,7 +65,8 @@ def test_the_export_reads_its_input_as_the_export_frame():
 def test_the_frames_the_pipeline_builds_pass_their_type_checks():
     assert dg.check_dagster_type(HourlyReadingsFrame, _hourly()).success
     assert dg.check_dagster_type(ProfileMergedFrame, _merged()).success
-    exported = typed_flat_frame(_merged().astype({"cooler_condition": "int64"}))
+    merged = _merged().astype({"cooler_condition": "int64"})
+    exported = typed_flat_frame(merged.assign(site="default", rig="default"))
     assert dg.check_dagster_type(ExportFrame, exported).success
 
 
