@@ -97,7 +97,7 @@ def test_two_cohorts_run_end_to_end_on_s3(
         metadata = _materialization(instance, key).metadata
         csv_uri, parquet_uri = metadata["csv_uri"].value, metadata["parquet_uri"].value
         assert csv_uri == f"{base}/{HISTORICAL_PREFIX}/cohort={key}/data.csv"
-        assert parquet_uri == f"{base}/{PARQUET_PREFIX}/cohort={key}/data.parquet"
+        assert parquet_uri == f"{base}/{PARQUET_PREFIX}/site=default/cohort={key}/data.parquet"
         assert metadata["dictionary_uri"].value == f"{base}/{DICTIONARY_KEY}"
         csv_bytes = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{cohort_csv_key(key)}")
         assert csv_bytes.startswith(CSV_HEADER)
@@ -110,7 +110,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
         assert list(parquet.columns) == [c.name for c in PARQUET_COLUMNS]
         assert str(pd.Timestamp(parquet["date_time"].iloc[0])) == f"{key} 00:00:00"
         typed = read_csv_export(csv_bytes)
-        pd.testing.assert_frame_equal(typed.drop(columns="cohort"), parquet, check_dtype=False)
+        data_columns = list(parquet.columns)  # site and cohort: in the path
+        pd.testing.assert_frame_equal(typed[data_columns], parquet, check_dtype=False)
         frames.append(typed)
 
     combined = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{COMBINED_KEY}")
