@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import dagster as dg
 
 from energymobile.definitions import COHORT_JOB, COMBINED_JOB, build_definitions
+from energymobile.defs.partitions import add_sites, partition_key
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.settings import Settings
 
 ALL_COHORTS = "all cohorts"
@@ -39,16 +41,22 @@ def materialize_cohorts(
     instance: dg.DagsterInstance,
     on_done: Callable[[int, CohortOutcome], None] | None = None,
     job_name: str = COHORT_JOB,
+    site: str = DEFAULT_SITE,
 ) -> list[CohortOutcome]:
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
-    cohort; a failure of one does not stop the next."""
+    cohort of one site (every rig of it that delivered the cohort); a failure of one does not
+    stop the next. The site is added to the instance's sites first, if new."""
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
+    add_sites(instance, [site])
     outcomes = []
     for index, key in enumerate(keys, start=1):
         started = time.perf_counter()
         result = job.execute_in_process(
-            partition_key=key, instance=instance, run_config=run_config, raise_on_error=False
+            partition_key=partition_key(key, site),
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
         )
         reason = failure_reason(result)
         outcome = CohortOutcome(

@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_range_arguments(back)
     back.add_argument(
+        "--site",
+        default="default",
+        help="load this site's rigs (landing sites/<site>/<rig>/logs/; default: the site "
+        "'default', i.e. logs/ and sites/default/*/); one run per cohort loads every rig of "
+        "the site that delivered it (docs/fleet.md)",
+    )
+    back.add_argument(
         "--netcdf",
         action="store_true",
         help="then write each loaded cohort's full-resolution netCDF file (the netcdf_export "
@@ -135,7 +142,10 @@ def _backfill(args: argparse.Namespace) -> int:
         print(f"[{index}/{len(keys)}] {outcome.key} {status} ({outcome.seconds:.1f} s)", flush=True)
 
     with dg.DagsterInstance.get() as instance:
-        outcomes = materialize_cohorts(keys, settings=settings, instance=instance, on_done=report)
+        site = getattr(args, "site", "default")
+        outcomes = materialize_cohorts(
+            keys, settings=settings, instance=instance, on_done=report, site=site
+        )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
         if loaded:  # the combined CSV, once for all of them
@@ -148,7 +158,12 @@ def _backfill(args: argparse.Namespace) -> int:
 
             print(f"netCDF files of {len(loaded)} cohorts:", flush=True)
             outcomes += materialize_cohorts(
-                loaded, settings=settings, instance=instance, on_done=report, job_name=NETCDF_JOB
+                loaded,
+                settings=settings,
+                instance=instance,
+                on_done=report,
+                job_name=NETCDF_JOB,
+                site=site,
             )
     _print_where(settings)
     failed = [o for o in outcomes if not o.success]

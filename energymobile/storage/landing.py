@@ -206,3 +206,36 @@ def open_landing(location: str, s3: S3Resource | None = None) -> Landing:
 
         return S3Landing(bucket=parts.netloc, prefix=parts.path.strip("/"), s3=s3)
     raise ValueError(f"unsupported landing {location!r}: use a folder or s3://bucket/prefix")
+
+
+class RigView(Landing):
+    """One rig's part of a landing, read through the single-rig interface (`cohort_folders()`,
+    `list_cohort(folder)`, …, the rig implied): what the landing sensor scans, rig by rig."""
+
+    def __init__(self, landing: Landing, rig: Rig) -> None:
+        self.landing = landing
+        self.rig = rig
+
+    def subfolders(self, relative: str) -> list[str]:
+        return self.landing.subfolders(relative)
+
+    def list_files(self, relative: str) -> dict[str, LandedFile]:
+        return self.landing.list_files(relative)
+
+    def read_file(self, relative: str) -> bytes:
+        return self.landing.read_file(relative)
+
+    def describe_path(self, relative: str = "") -> str:
+        return self.landing.describe_path(relative)
+
+    def cohort_folders(self, rig: Rig | None = None) -> list[str]:
+        return self.landing.cohort_folders(rig or self.rig)
+
+    def list_cohort(self, folder: str, rig: Rig | None = None) -> dict[str, LandedFile]:
+        return self.landing.list_cohort(folder, rig or self.rig)
+
+    def read_cohort_file(self, folder: str, name: str, rig: Rig | None = None) -> bytes:
+        return self.landing.read_cohort_file(folder, name, rig or self.rig)
+
+    def describe(self, folder: str | None = None, rig: Rig | None = None) -> str:
+        return self.landing.describe(folder, rig or self.rig)

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import create_engine, text
 
+from energymobile.defs.partitions import partition_key
 from energymobile.settings import Settings
 from energymobile.storage.exports import cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
@@ -45,7 +46,8 @@ def load_metadata(
 ) -> dict[str, object]:
     """The latest materialization metadata of a cohort of `asset`, as plain values."""
     records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
-    latest = next(r for r in records if r.asset_materialization.partition == key)
+    partition = str(partition_key(key))
+    latest = next(r for r in records if r.asset_materialization.partition == partition)
     return {k: v.value for k, v in latest.asset_materialization.metadata.items()}
 
 
