@@ -200,7 +200,9 @@ ASSET_GRAPH = """
     dependencyKeys { path }
     automationCondition { label }
     partitionStats { numMaterialized numPartitions }
-    assetPartitionStatuses { ... on TimePartitionStatuses { ranges { status startKey endKey } } }
+    assetPartitionStatuses { ... on MultiPartitionStatuses { primaryDimensionName ranges {
+        primaryDimStartKey primaryDimEndKey
+        secondaryDim { ... on DefaultPartitionStatuses { materializedPartitions } } } } }
     assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
 } }
 """
@@ -230,8 +232,14 @@ def test_graphql_shows_lineage_partitions_and_checks(dagster_dev: DagsterDev, dr
             continue
         assert node["partitionStats"]["numMaterialized"] == 1
         assert node["partitionStats"]["numPartitions"] > 70  # every cohort since 2008
-        ranges = node["assetPartitionStatuses"]["ranges"]
-        assert {"status": "MATERIALIZED", "startKey": KEY, "endKey": KEY} in ranges
+        # By cohort (the time dimension), then which sites have it: one site's status.
+        statuses = node["assetPartitionStatuses"]
+        assert statuses["primaryDimensionName"] == "cohort"
+        assert {
+            "primaryDimStartKey": KEY,
+            "primaryDimEndKey": KEY,
+            "secondaryDim": {"materializedPartitions": ["default"]},
+        } in statuses["ranges"]
     checks = {
         n: {c["name"]: c["blocking"] for c in node["assetChecksOrError"]["checks"]}
         for n, node in nodes.items()
