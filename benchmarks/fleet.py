@@ -35,7 +35,9 @@ from benchmarks import BenchContext, Figure
 from energymobile.backfill import execute_cohorts_on_workers
 from energymobile.channels import CHANNELS
 from energymobile.cohorts import cohort_keys, window_hours
+from energymobile.defs.partitions import add_sites, partition_key
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.sample.generate import generate_cohort, write_profile
 from energymobile.settings import (
     CELERY_BROKER_VAR,
@@ -162,7 +164,11 @@ def _through_workers(
             dg.DagsterInstance.from_config(str(launcher_home)) as instance,
         ):
             began = time.perf_counter()
-            outcomes = execute_cohorts_on_workers(keys, instance=instance, parallel_runs=len(keys))
+            add_sites(instance, [DEFAULT_SITE])
+            partitions = [partition_key(key, DEFAULT_SITE) for key in keys]
+            outcomes = execute_cohorts_on_workers(
+                partitions, instance=instance, parallel_runs=len(keys)
+            )
             seconds = time.perf_counter() - began
     failed = [f"{o.key}: {o.failure}" for o in outcomes if not o.success]
     if failed:

@@ -33,7 +33,9 @@ from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.instance.ref import InstanceRef
 
 from energymobile.definitions import COHORT_JOB, COMBINED_JOB, build_definitions
+from energymobile.defs.partitions import add_sites, partition_key
 from energymobile.redaction import scrub, url_secrets
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.run_slots import (
     PoolWaitTimeout,
     fail_runs_of_dead_processes,
@@ -85,16 +87,23 @@ def materialize_cohorts(
     job_name: str = COHORT_JOB,
     on_note: Callable[[str], None] | None = None,
     workers: int = 1,
+    site: str = DEFAULT_SITE,
 ) -> list[CohortOutcome]:
     """Run a cohort job (by default the load, every asset and check up to the CSV) for each
     cohort; a failure of one does not stop the next. Outcomes in the order of `keys`; `on_done`
-    hears of each as it finishes, with its position in `keys` (from 1).
+    hears of each as it finishes, with its position in `keys` (from 1). Each run loads one
+    cohort of one site (every rig of it that delivered the cohort); the site is added to the
+    instance's sites first, if new.
 
     With `workers` > 1 and a persistent instance, that many cohorts run at once in worker
     processes (an ephemeral instance lives in this process only: one at a time then)."""
+    add_sites(instance, [site])
     if settings.executor == CELERY:
         return execute_cohorts_on_workers(
-            keys, instance=instance, on_done=on_done, job_name=job_name
+            [partition_key(key, site) for key in keys],
+            instance=instance,
+            on_done=on_done,
+            job_name=job_name,
         )
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
@@ -102,10 +111,12 @@ def materialize_cohorts(
     workers = min(workers, len(keys))
     if workers > 1 and instance.is_persistent:
         _worker_jobs[settings, job_name] = job  # forked workers inherit it
-        return _materialize_in_workers(keys, settings, instance, on_done, job_name, workers)
+        return _materialize_in_workers(keys, settings, instance, on_done, job_name, workers, site)
     outcomes = []
     for index, key in enumerate(keys, start=1):
-        outcome = _execute(job, key, key, settings, instance, run_config, on_note)
+        outcome = _execute(
+            job, key, partition_key(key, site), settings, instance, run_config, on_note
+        )
         outcomes.append(outcome)
         if on_done:
             on_done(index, outcome)
@@ -175,6 +186,7 @@ def _materialize_in_workers(
     on_done: Callable[[int, CohortOutcome], None] | None,
     job_name: str,
     workers: int,
+    site: str,
 ) -> list[CohortOutcome]:
     """Each cohort in one of `workers` processes. Fork where the platform has it: the workers
     inherit this process's imports and definitions (spawning would pay the ~3 s start-up again
@@ -189,7 +201,8 @@ def _materialize_in_workers(
     outcomes: dict[str, CohortOutcome] = {}
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         running: dict[Future[CohortOutcome], str] = {
-            pool.submit(_worker_materialize, key, settings, job_name, ref): key for key in keys
+            pool.submit(_worker_materialize, key, site, settings, job_name, ref): key
+            for key in keys
         }
         try:
             for future in as_completed(running):
@@ -214,7 +227,7 @@ _worker_jobs: dict[tuple[Settings, str], dg.JobDefinition] = {}
 
 
 def _worker_materialize(
-    key: str, settings: Settings, job_name: str, ref: InstanceRef
+    key: str, site: str, settings: Settings, job_name: str, ref: InstanceRef
 ) -> CohortOutcome:
     """In a worker process: the instance opened and the job built once per process."""
     if not _worker_instance:
@@ -222,7 +235,8 @@ def _worker_materialize(
     if (settings, job_name) not in _worker_jobs:
         _worker_jobs[settings, job_name] = build_definitions(settings).resolve_job_def(job_name)
     job = _worker_jobs[settings, job_name]
-    return _execute(job, key, key, settings, _worker_instance[0], QUIET_RUN_CONFIG, None)
+    partition = partition_key(key, site)
+    return _execute(job, key, partition, settings, _worker_instance[0], QUIET_RUN_CONFIG, None)
 
 
 def materialize_combined(

@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_range_arguments(back)
     back.add_argument(
+        "--site",
+        default="default",
+        help="load this site's rigs (landing sites/<site>/<rig>/logs/; default: the site "
+        "'default', i.e. logs/ and sites/default/*/); one run per cohort loads every rig of "
+        "the site that delivered it (docs/fleet.md)",
+    )
+    back.add_argument(
         "--netcdf",
         action="store_true",
         help="then write each loaded cohort's full-resolution netCDF file (the netcdf_export "
@@ -224,6 +231,7 @@ def _backfill(args: argparse.Namespace) -> int:
 
     with dg.DagsterInstance.get() as instance:
         workers = getattr(args, "workers", BACKFILL_WORKERS)
+        site = getattr(args, "site", "default")
         outcomes = materialize_cohorts(
             keys,
             settings=settings,
@@ -231,6 +239,7 @@ def _backfill(args: argparse.Namespace) -> int:
             on_done=report,
             on_note=note,
             workers=workers,
+            site=site,
         )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
@@ -253,6 +262,7 @@ def _backfill(args: argparse.Namespace) -> int:
                 job_name=NETCDF_JOB,
                 on_note=note,
                 workers=workers,
+                site=site,
             )
     _print_where(settings)
     failed = [o for o in outcomes if not o.success]

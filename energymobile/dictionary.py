@@ -33,8 +33,11 @@ FIRST_SAMPLE = "first sample of the cycle"
 CYCLE_MEAN = "mean of the cycle's samples"
 EVERY_SAMPLE = "every sample of the cycle"
 
-CSV_FILES = "oil-well-data-all-historical.csv; oil-well-data-all-historical/cohort=<key>/data.csv"
-PARQUET_FILES = "oil-well-data-all-historical-parquet/cohort=<key>/data.parquet"
+CSV_FILES = (
+    "oil-well-data-all-historical.csv; oil-well-data-all-historical/cohort=<key>/data.csv; "
+    "oil-well-data-all-historical/site=<site>/cohort=<key>/data.csv"
+)
+PARQUET_FILES = "oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet"
 NETCDF_FILES = "netcdf/cohort=<key>.nc"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 """The CSVs' `Date`, as the template writes it: naive UTC, whole seconds."""
@@ -115,6 +118,20 @@ CYCLE = ExportColumn(
     "the cycle's number within the cohort, from 0: line cycle + 1 of every delivered file",
     "cycle",
 )
+SITE = ExportColumn(
+    "site",
+    STRING,
+    "the site (location) of the rig the row comes from, as the landing names it "
+    "(sites/<site>/<rig>/); `default` for a delivery of the single-rig layout (logs/<cohort>/)",
+    "site",
+)
+RIG = ExportColumn(
+    "rig",
+    STRING,
+    "the rig the row comes from: its name within its site, as the landing names it "
+    "(sites/<site>/<rig>/); `default` for a delivery of the single-rig layout (logs/<cohort>/)",
+    "rig",
+)
 
 
 def _condition(condition: Condition) -> ExportColumn:
@@ -140,9 +157,9 @@ def _condition_words(condition: Condition) -> ExportColumn:
     )
 
 
-EXPORT_KEY_COLUMNS: tuple[ExportColumn, ...] = (COHORT, CYCLE)
-"""A row's keys, in the CSVs right after the template's columns (a later key, e.g. a rig, is
-one more entry here: the template's columns never move)."""
+EXPORT_KEY_COLUMNS: tuple[ExportColumn, ...] = (COHORT, CYCLE, RIG)
+"""A row's keys, in the CSVs right after the template's columns: the rig last, so the columns
+before it keep their places (the site is in the file's path, `site=<site>/`)."""
 EXPORT_KEYS: tuple[str, ...] = tuple(c.name for c in EXPORT_KEY_COLUMNS)
 
 
@@ -168,6 +185,7 @@ TEMPLATE_COLUMN_COUNT = 2 + len(TEMPLATE_ORDER) + 1
 CSV_HEADER: bytes = ",".join(c.name for c in CSV_COLUMNS).encode() + b"\n"
 
 PARQUET_COLUMNS: tuple[ExportColumn, ...] = (
+    RIG,
     CYCLE,
     _date_time("date_time"),
     _cycle_minutes("cumulative_minutes"),
@@ -177,10 +195,10 @@ PARQUET_COLUMNS: tuple[ExportColumn, ...] = (
     *(_condition_words(c) for c in CONDITIONS),
 )
 """The Parquet files' data columns: the flat view's, named as there, less the partition columns
-(in the path: `cohort=<key>/`)."""
-PARQUET_PARTITIONS: tuple[ExportColumn, ...] = (COHORT,)
-"""The Parquet dataset's Hive partition folders (`cohort=<key>/`), outermost first (a site
-level would be one more entry, before it). A partition column is not also a data column
+(in the path: `site=<site>/cohort=<key>/`)."""
+PARQUET_PARTITIONS: tuple[ExportColumn, ...] = (SITE, COHORT)
+"""The Parquet dataset's Hive partition folders (`site=<site>/cohort=<key>/`), outermost
+first: one site's files are one prefix. A partition column is not also a data column
 (Athena's rule): it is in the path, not in the files."""
 PARTITION_COLUMNS: tuple[str, ...] = tuple(c.name for c in PARQUET_PARTITIONS)
 
@@ -313,8 +331,9 @@ FIRST_COHORT = "2008-03-26"
 
 def athena_ddl(location: str) -> str:
     """Athena's CREATE EXTERNAL TABLE over the Parquet prefix at `location` (s3://…/), with
-    partition projection on the cohort folders (quarterly dates from the first cohort), so
-    a newly exported cohort is queryable without MSCK REPAIR or a crawler."""
+    partition projection on the site folders (injected: a query names its site or sites) and
+    the cohort folders (quarterly dates from the first cohort), so a newly exported site or
+    cohort is queryable without MSCK REPAIR or a crawler."""
     columns = ",\n".join(f"  {c.name} {ATHENA_TYPES[c.type]}" for c in PARQUET_COLUMNS)
     partitions = ", ".join(f"{c.name} {ATHENA_TYPES[c.type]}" for c in PARQUET_PARTITIONS)
     location = location.rstrip("/") + "/"
@@ -326,12 +345,13 @@ STORED AS PARQUET
 LOCATION '{location}'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
+  'projection.site.type' = 'injected',
   'projection.cohort.type' = 'date',
   'projection.cohort.format' = 'yyyy-MM-dd',
   'projection.cohort.range' = '{FIRST_COHORT},NOW',
   'projection.cohort.interval' = '3',
   'projection.cohort.interval.unit' = 'MONTHS',
-  'storage.location.template' = '{location}cohort=${{cohort}}/'
+  'storage.location.template' = '{location}site=${{site}}/cohort=${{cohort}}/'
 );
 """
 

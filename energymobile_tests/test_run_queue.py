@@ -23,6 +23,8 @@ import pytest
 
 from energymobile.cohorts import cohort_keys
 from energymobile.definitions import COHORT_JOB
+from energymobile.defs.partitions import partition_key
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.sample.generate import generate_cohort
 from energymobile_tests.support.dagster_dev import DagsterDev
 from energymobile_tests.support.polling import wait_for
@@ -47,6 +49,14 @@ mutation Launch($params: ExecutionParams!) {
 }
 """
 REPOSITORY = {"repositoryLocationName": "energymobile", "repositoryName": "__repository__"}
+ADD_SITE = """
+mutation AddSite($repo: RepositorySelector!, $site: String!) {
+  addDynamicPartition(repositorySelector: $repo, partitionsDefName: "sites", partitionKey: $site) {
+    __typename
+  }
+}
+"""
+ADDED = ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
 SENSORS = """
 query Sensors($repo: RepositorySelector!) {
   sensorsOrError(repositorySelector: $repo) { ... on Sensors { results { id name } } }
@@ -81,9 +91,15 @@ def quiet(dev: DagsterDev) -> None:
 
 
 def launch(dev: DagsterDev, key: str) -> str:
+    """A run of the cohort job for the cohort of the default site (added first, as the landing
+    sensor or the CLI would)."""
+    added = dev.graphql(ADD_SITE, {"repo": REPOSITORY, "site": DEFAULT_SITE})
+    assert added["addDynamicPartition"]["__typename"] in ADDED, added
     params = {
         "selector": {**REPOSITORY, "jobName": COHORT_JOB},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+        "executionMetadata": {
+            "tags": [{"key": "dagster/partition", "value": str(partition_key(key))}]
+        },
     }
     answer = dev.graphql(LAUNCH, {"params": params})["launchRun"]
     assert answer["__typename"] == "LaunchRunSuccess", answer

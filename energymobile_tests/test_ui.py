@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import dagster as dg
 import pytest
 
+from energymobile.defs.partitions import partition_key
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.sample.generate import generate_cohort
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_export
@@ -182,7 +184,7 @@ def test_a_dropped_cohort_is_loaded_with_no_click(dagster_dev: DagsterDev, dropp
     [run] = landing_runs(dagster_dev)
     tags = {t["key"]: t["value"] for t in run["tags"]}
     assert (run["jobName"], run["status"]) == ("cohort_pipeline", "SUCCESS")
-    assert tags["dagster/partition"] == KEY
+    assert tags["dagster/partition"] == str(partition_key(KEY))
     assert tags["dagster/run_key"] == f"{KEY}:{tags['energymobile/landing_fingerprint']}"
     settle = dagster_dev.settings.landing_settle_seconds
     print(
@@ -198,7 +200,9 @@ ASSET_GRAPH = """
     dependencyKeys { path }
     automationCondition { label }
     partitionStats { numMaterialized numPartitions }
-    assetPartitionStatuses { ... on TimePartitionStatuses { ranges { status startKey endKey } } }
+    assetPartitionStatuses { ... on MultiPartitionStatuses { primaryDimensionName ranges {
+        primaryDimStartKey primaryDimEndKey
+        secondaryDim { ... on DefaultPartitionStatuses { materializedPartitions } } } } }
     assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
 } }
 """
@@ -231,8 +235,14 @@ def test_graphql_shows_lineage_partitions_and_checks(dagster_dev: DagsterDev, dr
             continue
         assert node["partitionStats"]["numMaterialized"] == 1
         assert node["partitionStats"]["numPartitions"] > 70  # every cohort since 2008
-        ranges = node["assetPartitionStatuses"]["ranges"]
-        assert {"status": "MATERIALIZED", "startKey": KEY, "endKey": KEY} in ranges
+        # By cohort (the time dimension), then which sites have it: one site's status.
+        statuses = node["assetPartitionStatuses"]
+        assert statuses["primaryDimensionName"] == "cohort"
+        assert {
+            "primaryDimStartKey": KEY,
+            "primaryDimEndKey": KEY,
+            "secondaryDim": {"materializedPartitions": ["default"]},
+        } in statuses["ranges"]
     checks = {
         n: {c["name"]: c["blocking"] for c in node["assetChecksOrError"]["checks"]}
         for n, node in nodes.items()
@@ -277,13 +287,13 @@ def test_graphql_shows_freshness_sensors_and_metadata(dagster_dev: DagsterDev, d
                label ... on IntMetadataEntry { intValue }
                ... on MarkdownMetadataEntry { mdStr }
                ... on TableSchemaMetadataEntry { schema { columns { name } } } } } } }""",
-        {"key": KEY},
+        {"key": str(partition_key(KEY))},
     )["assetNodes"]
     entries = {e["label"]: e for e in node["assetMaterializations"][0]["metadataEntries"]}
     assert entries["dagster/row_count"]["intValue"] == SHORT_CYCLES
     columns = [c["name"] for c in entries["dagster/column_schema"]["schema"]["columns"]]
-    assert columns[:4] == ["cohort", "cycle", "date_time", "cumulative_minutes"]
-    assert entries["preview"]["mdStr"].startswith("| cohort")
+    assert columns[:6] == ["site", "rig", "cohort", "cycle", "date_time", "cumulative_minutes"]
+    assert entries["preview"]["mdStr"].startswith("| site")
     assert "](data:image/png;base64," in entries["plot"]["mdStr"]
 
 
@@ -440,7 +450,8 @@ def test_the_asset_graph_page_renders_every_asset(
 def test_the_cohort_plot_is_an_image_in_the_ui(
     dagster_dev: DagsterDev, dropped_cohort, browser: Browser, tmp_path: Path
 ):
-    browser.open(f"{dagster_dev.url}/assets/s3_historical_csv?view=partitions&partition={KEY}")
+    selected = quote(str(partition_key(KEY)))
+    browser.open(f"{dagster_dev.url}/assets/s3_historical_csv?view=partitions&partition={selected}")
     show = (
         "//tr[.//*[normalize-space(text())='plot']]//*[normalize-space(text())='[Show Markdown]']"
     )

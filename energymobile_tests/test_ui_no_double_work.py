@@ -86,7 +86,9 @@ class Run:
 
     @property
     def partition(self) -> str | None:
-        return self.tags.get("dagster/partition")
+        """The run's cohort (its (cohort, site) partition's cohort: every site is default)."""
+        key = self.tags.get("dagster/partition")
+        return key.split("|")[0] if key else None
 
 
 def runs(dev: DagsterDev) -> list[Run]:

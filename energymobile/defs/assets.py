@@ -1,5 +1,9 @@
 """The cohort chain: raw_logs (+ raw_archive) → hourly_readings → profile_merged →
-mysql_tables → s3_historical_csv, each partitioned by cohort.
+mysql_tables → s3_historical_csv, each partitioned by cohort × site (defs/partitions.py).
+
+A partition is every rig of its site that delivered the cohort (landing: sites/<site>/<rig>/,
+or logs/ for the default rig): each rig is read, archived and replaced in the warehouse on its
+own, inside the one step; the frames between steps carry `site` and `rig` columns.
 
 Assets only wire pure functions (energymobile.ingest) to resources and IO managers
 (energymobile.storage). What moves between them is small: the delivery's receipts and per-cycle
@@ -7,6 +11,7 @@ reductions, then frames of one row per cycle. The gigabytes of text are read onc
 which compresses them for raw_archive as it goes.
 """
 
+import hashlib
 import warnings
 
 import dagster as dg
@@ -24,22 +29,66 @@ from energymobile.defs.frame_types import (
     ProfileMergedFrame,
     column_schema,
 )
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import cohort_site_partitions, split_key
 from energymobile.ingest import validate
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.hourly import hourly_frame, merge_profile
 from energymobile.provenance import drop_fingerprint
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.archive import ArchiveSpool, CompressedDelivery, archive_prefix
+from energymobile.storage.landing import Landing
 from energymobile.storage.resources import CohortRulesResource, LandingResource
 from energymobile.storage.retry import WAREHOUSE_LOAD_RETRY
 from energymobile.storage.warehouse import CohortLoad
+
+
+class SiteDelivery(dict[Rig, Delivery]):
+    """raw_logs' value: each rig of the partition's site that delivered the cohort, by rig."""
+
+
+RIG_COLUMNS = ("site", "rig")
+"""The columns naming a row's rig in the frames between steps (first, as in the view)."""
 
 OWNERS = ["team:data-engineering"]
 PREVIEW_ROWS = 5
 
 
+def delivering_rigs(source: Landing, cohort: str, site: str) -> list[Rig]:
+    """The rigs of the site with a folder for the cohort. For the default site with none, the
+    default rig, whose missing files read_delivery then names (as before the fleet)."""
+    rigs = [r for r in source.rig_folders().rigs if r.site == site]
+    found = [r for r in rigs if cohort in source.cohort_folders(r)]
+    if not found and site == DEFAULT_RIG.site:
+        return [DEFAULT_RIG]
+    if not found:
+        raise dg.Failure(f"no rig of site {site} delivered cohort {cohort}", allow_retries=False)
+    return found
+
+
+def with_rig(frame: pd.DataFrame, rig: Rig) -> pd.DataFrame:
+    """The rig's rows with `site` and `rig` first."""
+    named = frame.copy()
+    named.insert(0, "rig", pd.Series([rig.name] * len(frame), dtype="string", index=frame.index))
+    named.insert(0, "site", pd.Series([rig.site] * len(frame), dtype="string", index=frame.index))
+    return named
+
+
+def rows_of(frame: pd.DataFrame, rig: Rig) -> pd.DataFrame:
+    """One rig's rows of a frame carrying RIG_COLUMNS, indexed from 0."""
+    mine = (frame["site"] == rig.site) & (frame["rig"] == rig.name)
+    return frame[mine.to_numpy()].reset_index(drop=True)
+
+
+def site_delivery_version(archived: list[CompressedDelivery]) -> str:
+    """raw_archive's data version: the delivery id of the one rig, or a digest of each rig's."""
+    if len(archived) == 1:
+        return archived[0].delivery
+    lines = "\n".join(sorted(f"{a.rig}:{a.delivery}" for a in archived))
+    return hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
 @dg.multi_asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="ingest",
     outs={
         "raw_logs": dg.AssetOut(
@@ -66,44 +115,60 @@ PREVIEW_ROWS = 5
 def raw_logs(
     context: dg.AssetExecutionContext, landing: LandingResource, rules: CohortRulesResource
 ):
-    """Read the delivery once, judge it by every delivery rule (the checks of raw_logs), and
-    hand its compressed files on as raw_archive only if all of them pass."""
-    key = context.partition_key
+    """Read each rig's delivery once, judge it by every delivery rule (the checks of raw_logs,
+    over the site's rigs), and hand the compressed files on as raw_archive only if all pass."""
+    key, site = split_key(context.partition_key)
     source = landing.open()
-    listing = source.list_cohort(key)  # before reading: a file changed meanwhile shows later
-    with ArchiveSpool() as spool:
-        delivery = read_delivery(
-            key,
-            available=listing.keys(),
-            read=lambda name: source.read_cohort_file(key, name),
-            read_profile_bytes=source.read_profile,
-            on_valid=spool.add,
+    deliveries = SiteDelivery()
+    outcomes_by_rig: dict[Rig, list[validate.RuleOutcome]] = {}
+    archived: list[CompressedDelivery] = []
+    for rig in delivering_rigs(source, key, site):
+        listing = source.list_cohort(key, rig)  # before reading: a change meanwhile shows later
+        with ArchiveSpool() as spool:
+            delivery = read_delivery(
+                key,
+                available=listing.keys(),
+                read=lambda name, rig=rig: source.read_cohort_file(key, name, rig),
+                read_profile_bytes=source.read_profile,
+                on_valid=spool.add,
+            )
+            compressed = spool.collect()
+        deliveries[rig] = delivery
+        outcomes_by_rig[rig] = validate.delivery_rules(
+            key, delivery.channel_receipts, delivery.profile, rules.max_shortfall_hours
         )
-        compressed = spool.collect()
-    outcomes = validate.delivery_rules(
-        key, delivery.channel_receipts, delivery.profile, rules.max_shortfall_hours
-    )
+        archived.append(
+            CompressedDelivery(
+                key,
+                delivery.receipts,
+                compressed,
+                landing_fingerprint=drop_fingerprint(listing),
+                rig=rig,
+            )
+        )
+    outcomes = validate.across_rigs(outcomes_by_rig)
     failed = [o.description for o in outcomes if not o.passed]
-    receipts = pd.DataFrame([r.__dict__ for r in delivery.receipts])
+    receipts = pd.DataFrame(
+        [{"rig": str(rig), **r.__dict__} for rig, d in deliveries.items() for r in d.receipts]
+    )
+    first = next(iter(deliveries.values()))
     yield dg.Output(
-        delivery,
+        deliveries,
         output_name="raw_logs",
         metadata={
-            "source": source.describe(key),
-            "format": delivery.format,
-            "files": len(delivery.delivered_files),
-            "bytes": delivery.total_bytes,
+            "source": "; ".join(source.describe(key, rig) for rig in deliveries),
+            "rigs": len(deliveries),
+            "format": first.format,
+            "files": sum(len(d.delivered_files) for d in deliveries.values()),
+            "bytes": sum(d.total_bytes for d in deliveries.values()),
             "rows": outcomes[0].metadata.get("rows", -1),
             "received_files": dg.MetadataValue.md(receipts.to_markdown(index=False)),
         },
     )
     yield from checks.delivery_rule_results(outcomes)
     if failed:
-        context.log.warning(f"cohort {key} not archived: {'; '.join(failed)}")
+        context.log.warning(f"cohort {key} of site {site} not archived: {'; '.join(failed)}")
         return
-    archived = CompressedDelivery(
-        key, delivery.receipts, compressed, landing_fingerprint=drop_fingerprint(listing)
-    )
     with warnings.catch_warnings():  # Output's data_version is marked beta in Dagster 1.13
         warnings.simplefilter("ignore", dg.BetaWarning)
         # The delivery id: automation tells a new delivery from the same one archived again.
@@ -111,16 +176,16 @@ def raw_logs(
             archived,
             output_name="raw_archive",
             metadata={
-                "prefix": archive_prefix(key),
-                "landing_fingerprint": archived.landing_fingerprint,
+                "prefix": "; ".join(archive_prefix(key, a.rig) for a in archived),
+                "landing_fingerprint": "; ".join(str(a.landing_fingerprint) for a in archived),
             },
-            data_version=dg.DataVersion(archived.delivery),
+            data_version=dg.DataVersion(site_delivery_version(archived)),
         )
     yield archive_output
 
 
 @dg.asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="transform",
     owners=OWNERS,
     kinds={"pandas"},
@@ -128,16 +193,21 @@ def raw_logs(
     dagster_type=HourlyReadingsFrame,
     metadata={"dagster/column_schema": column_schema(HOURLY_DTYPES)},
 )
-def hourly_readings(context: dg.AssetExecutionContext, raw_logs: Delivery):
-    """One row per cycle (one hour): cohort, cycle, date_time, cumulative_minutes, then each of
-    the 17 sensors' first sample of the cycle (ps1_first … se_first: the template's values) and
-    the mean of its samples (ps1_mean … se_mean). Both, always: no setting chooses."""
-    frame = hourly_frame(context.partition_key, raw_logs.cycles)
+def hourly_readings(context: dg.AssetExecutionContext, raw_logs: SiteDelivery):
+    """One row per rig and cycle (one hour): site, rig, cohort, cycle, date_time,
+    cumulative_minutes, then each of the 17 sensors' first sample of the cycle (ps1_first …
+    se_first: the template's values) and the mean of its samples (ps1_mean … se_mean). Both,
+    always: no setting chooses."""
+    key, _ = split_key(context.partition_key)
+    frame = pd.concat(
+        [with_rig(hourly_frame(key, d.cycles), rig) for rig, d in raw_logs.items()],
+        ignore_index=True,
+    )
     return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
 
 
 @dg.asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="transform",
     owners=OWNERS,
     kinds={"pandas"},
@@ -145,15 +215,19 @@ def hourly_readings(context: dg.AssetExecutionContext, raw_logs: Delivery):
     dagster_type=ProfileMergedFrame,
     metadata={"dagster/column_schema": column_schema(PROFILE_MERGED_DTYPES)},
 )
-def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
+def profile_merged(hourly_readings: pd.DataFrame, raw_logs: SiteDelivery):
     """The hourly rows with the condition profile of the same cycle: cooler, valve, pump
-    leakage, accumulator and stable flag, as codes and as the documentation's words."""
-    frame = merge_profile(hourly_readings, raw_logs.profile)
+    leakage, accumulator and stable flag, as codes and as the documentation's words (the one
+    profile, shared by every rig)."""
+    frame = pd.concat(
+        [merge_profile(rows_of(hourly_readings, rig), d.profile) for rig, d in raw_logs.items()],
+        ignore_index=True,
+    )
     return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
 
 
 @dg.asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="warehouse",
     owners=OWNERS,
     kinds={"sql", "mysql"},
@@ -164,28 +238,34 @@ def profile_merged(hourly_readings: pd.DataFrame, raw_logs: Delivery):
 def mysql_tables(
     context: dg.AssetExecutionContext,
     profile_merged: pd.DataFrame,
-    raw_logs: Delivery,
+    raw_logs: SiteDelivery,
 ):
-    """The cohort in the warehouse's star schema (fact `sensor_hourly`, dimension tables for
-    sensors and condition codes, `cohorts` with source checksums) and the flat view
-    `oil_well_hourly`; a re-materialization replaces the cohort's rows in one transaction,
-    retried on a transient database error (storage/retry.py)."""
-    load = CohortLoad(key=context.partition_key, frame=profile_merged, receipts=raw_logs.receipts)
-    start, end = cohort_window(load.key)
+    """The cohort of each rig of the site in the warehouse's star schema (fact
+    `sensor_hourly`, dimension tables for rigs, sensors and condition codes, `cohorts` with
+    source checksums) and the flat view `oil_well_hourly`; a re-materialization replaces each
+    rig's rows of the cohort in one transaction per rig, retried on a transient database error
+    (storage/retry.py)."""
+    key, _ = split_key(context.partition_key)
+    loads = [
+        CohortLoad(key, rows_of(profile_merged, rig), d.receipts, rig)
+        for rig, d in raw_logs.items()
+    ]
+    start, end = cohort_window(key)
     return dg.MaterializeResult(
-        value=load,
+        value=loads,
         metadata=frame_metadata(profile_merged)
         | {
             "window_start": str(start),
             "window_end": str(end),
-            "source_sha256": load.source_sha256,
+            "rigs": len(loads),
+            "source_sha256": "; ".join(load.source_sha256 for load in loads),
             "load_attempts": context.retry_number + 1,
         },
     )
 
 
 @dg.asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="export",
     owners=OWNERS,
     kinds={"s3", "csv", "parquet"},
@@ -196,12 +276,13 @@ def mysql_tables(
     metadata={"dagster/column_schema": column_schema(EXPORT_DTYPES)},
 )
 def s3_historical_csv(mysql_tables: pd.DataFrame):
-    """The scientists' files: the cohort's rows read back from `oil_well_hourly` (so the files
-    and the warehouse cannot disagree), written to
-    `oil-well-data-all-historical/cohort=<key>/data.csv` (the template's columns first, then
-    the keys, conditions and means) and to
-    `oil-well-data-all-historical-parquet/cohort=<key>/data.parquet`, with the data dictionary
-    beside them. The combined file over all cohorts is the asset combined_csv."""
+    """The scientists' files: the site's rows of the cohort read back from `oil_well_hourly`
+    (so the files and the warehouse cannot disagree), written to
+    `oil-well-data-all-historical/[site=<site>/]cohort=<key>/data.csv` (the template's columns
+    first, then the keys with the rig, conditions and means) and to
+    `oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet`, with the data
+    dictionary beside them. The combined file over the default site's cohorts is the asset
+    combined_csv."""
     cohorts = ", ".join(sorted(mysql_tables["cohort"].astype(str).unique()))
     return dg.MaterializeResult(
         value=mysql_tables,

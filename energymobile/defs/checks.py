@@ -21,12 +21,14 @@ import warnings
 
 import dagster as dg
 
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import cohort_site_partitions, split_key
 from energymobile.ingest import consistency
 from energymobile.ingest.formats import delivered_files
-from energymobile.ingest.validate import RuleOutcome
-from energymobile.storage.archive import Archive, archive_prefix
+from energymobile.ingest.validate import RuleOutcome, across_rigs
+from energymobile.rigs import DEFAULT_RIG, DEFAULT_SITE
+from energymobile.storage.archive import archive_prefix
 from energymobile.storage.exports import combined_cohort_rows
+from energymobile.storage.io_managers import SiteArchives
 from energymobile.storage.resources import ObjectStoreResource, WarehouseResource
 
 EQUAL_ROW_COUNTS = "equal_row_counts"
@@ -100,35 +102,54 @@ with warnings.catch_warnings():
         name=ARCHIVE_COMPLETE,
         description=_DESCRIPTIONS[ARCHIVE_COMPLETE],
         blocking=True,
-        partitions_def=cohort_partitions,
+        partitions_def=cohort_site_partitions,
     )
     def archive_complete(
-        object_store: ObjectStoreResource, raw_archive: Archive
+        object_store: ObjectStoreResource, raw_archive: SiteArchives
     ) -> dg.AssetCheckResult:
-        stored = object_store.open().list_versions(archive_prefix(raw_archive.key))
-        outcome = consistency.archive_complete(
-            delivered=delivered_files(raw_archive.receipts).keys(),
-            objects=raw_archive.objects,
-            written_bytes=raw_archive.stored_bytes,
-            stored={key: version.bytes for key, version in stored.items()},
-        )
-        return check_result(ARCHIVE_COMPLETE, outcome, delivery=raw_archive.delivery)
+        store = object_store.open()
+        by_rig = {}
+        for rig, archive in raw_archive.items():
+            stored = store.list_versions(archive_prefix(archive.key, rig))
+            by_rig[rig] = [
+                consistency.archive_complete(
+                    delivered=delivered_files(archive.receipts).keys(),
+                    objects=archive.objects,
+                    written_bytes=archive.stored_bytes,
+                    stored={key: version.bytes for key, version in stored.items()},
+                )
+            ]
+        [outcome] = across_rigs(by_rig)
+        delivery = "; ".join(archive.delivery for archive in raw_archive.values())
+        return check_result(ARCHIVE_COMPLETE, outcome, delivery=delivery)
 
     @dg.asset_check(
         asset="mysql_tables",
         name=WAREHOUSE_HOURS_CONTIGUOUS,
         description=_DESCRIPTIONS[WAREHOUSE_HOURS_CONTIGUOUS],
         blocking=True,
-        partitions_def=cohort_partitions,
+        partitions_def=cohort_site_partitions,
     )
     def warehouse_hours_contiguous(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        key = context.partition_key
-        stored = warehouse.get().stored_hours(key)
-        outcome = consistency.warehouse_hours_contiguous(
-            key, stored.loaded_rows, stored.cycles, stored.times
-        )
+        key, site = split_key(context.partition_key)
+        db = warehouse.get()
+        rigs = [rig for rig, cohort in db.loaded_rigs(site) if cohort == key]
+        if not rigs:  # nothing loaded: judged as the default rig's, which says so
+            rigs = [DEFAULT_RIG] if site == DEFAULT_SITE else []
+        by_rig = {}
+        for rig in rigs:
+            stored = db.stored_hours(key, rig)
+            by_rig[rig] = [
+                consistency.warehouse_hours_contiguous(
+                    key, stored.loaded_rows, stored.cycles, stored.times
+                )
+            ]
+        if not by_rig:
+            outcome = RuleOutcome(False, f"no rig of site {site} has cohort {key} loaded")
+        else:
+            [outcome] = across_rigs(by_rig)
         return check_result(WAREHOUSE_HOURS_CONTIGUOUS, outcome)
 
 
@@ -141,7 +162,7 @@ def combined_matches_warehouse(
     object_store: ObjectStoreResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     outcome = consistency.combined_matches_warehouse(
-        combined_cohort_rows(object_store.open()), warehouse.get().loaded_cohorts()
+        combined_cohort_rows(object_store.open()), warehouse.get().loaded_cohorts(DEFAULT_SITE)
     )
     return check_result(COMBINED_MATCHES_WAREHOUSE, outcome)
 

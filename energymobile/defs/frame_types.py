@@ -26,13 +26,16 @@ from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.storage.warehouse import FLAT_COLUMNS, FLAT_DTYPES, SENSOR_COLUMNS
 
 HOURLY_DTYPES: dict[str, str] = {
+    "site": "string",
+    "rig": "string",
     "cohort": "string",
     "cycle": "int64",
     "date_time": "datetime64[ns]",
     "cumulative_minutes": "int64",
     **{c: "float64" for c in SENSOR_COLUMNS},
 }
-"""hourly_readings: the keys, then each channel's first sample and each channel's mean."""
+"""hourly_readings: the rig and keys, then each channel's first sample and each channel's
+mean."""
 PROFILE_MERGED_DTYPES: dict[str, str] = {
     **HOURLY_DTYPES,
     **{c: "Int64" for c in CONDITION_COLUMNS},  # nullable: profile_covers_cycles judges gaps

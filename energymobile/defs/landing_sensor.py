@@ -38,6 +38,12 @@ starts two runs with the same key from this sensor.
 
 Folders that are not cohort keys, cohorts still in progress and drops that stay incomplete are
 reported: in the tick's skip reason every tick, and as a warning in the sensor's logs once.
+
+A fleet landing (`sites/<site>/<rig>/logs/`, storage/landing.py) is scanned rig by rig, each
+rig through the same rules and with a cursor of its own; the drops that landed are requested
+as (cohort, site) partitions, one run per (cohort, site) (which loads every rig of the site
+that delivered the cohort), and a site seen for the first time is added to the `sites`
+partitions first (docs/fleet.md).
 """
 
 from __future__ import annotations
@@ -52,7 +58,11 @@ from typing import TYPE_CHECKING, Protocol
 import dagster as dg
 
 from energymobile.cohorts import InvalidCohortKey, cohort_window, parse_cohort_key
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import (
+    cohort_partitions,
+    partition_key,
+    site_partitions,
+)
 from energymobile.ingest.formats import FORMATS, detect
 from energymobile.ingest.formats.detect import shown
 from energymobile.provenance import (
@@ -63,9 +73,10 @@ from energymobile.provenance import (
     same_delivery,
 )
 from energymobile.provenance import listing_fingerprint as fingerprint
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.settings import DEFAULT_LANDING_SETTLE_SECONDS
 from energymobile.storage.archive import ArchiveMissing, read_archive
-from energymobile.storage.landing import LandedFile, Landing
+from energymobile.storage.landing import LandedFile, Landing, RigView
 from energymobile.storage.resources import LandingResource, ObjectStoreResource, WarehouseResource
 
 if TYPE_CHECKING:  # what define_asset_job returns; not exported by `dagster` itself
@@ -508,18 +519,29 @@ class StoredRecords:
         object_store: ObjectStoreResource,
         warehouse: WarehouseResource,
         instance: Callable[[], dg.DagsterInstance],
+        rig: Rig = DEFAULT_RIG,
+        shared: dict[str, dict[tuple[Rig, str], str | None]] | None = None,
     ) -> None:
         self._landing = landing
         self._object_store = object_store
         self._warehouse = warehouse
         self._instance = instance
+        self._rig = rig
         self._archives: dict[str, Archived | None] = {}
-        self._loaded: dict[str, str | None] | None = None
+        self._shared = {} if shared is None else shared
+        """"loaded": (rig, cohort) -> delivery, for every rig: read once per tick, shared by
+        the records of every rig (`for_rig`)."""
+
+    def for_rig(self, landing: Landing, rig: Rig) -> StoredRecords:
+        """The same records for another rig (the warehouse's, once read, shared)."""
+        return StoredRecords(
+            landing, self._object_store, self._warehouse, self._instance, rig, self._shared
+        )
 
     def archived(self, key: str) -> Archived | None:
         if key not in self._archives:
             try:
-                archive = read_archive(self._object_store.open(), key)
+                archive = read_archive(self._object_store.open(), key, self._rig)
             except ArchiveMissing:
                 self._archives[key] = None
             except Exception as err:  # the store's own error may be long; its type says enough
@@ -533,21 +555,22 @@ class StoredRecords:
         return self._archives[key]
 
     def loaded(self, key: str) -> str | None:
-        if self._loaded is None:
+        if "loaded" not in self._shared:
             warehouse = self._warehouse.get()
             try:
-                self._loaded = warehouse.cohort_deliveries()
+                self._shared["loaded"] = warehouse.rig_deliveries()
             except Exception as err:  # never the driver's text: it may quote the URL
                 raise RecordsUnavailable(
                     f"the warehouse {warehouse.safe_url} could not be read: {type(err).__name__}"
                 ) from err
-        return self._loaded.get(key)
+        return self._shared["loaded"].get((self._rig, key))
 
     def busy(self, key: str) -> str | None:
-        """A run of the cohort not finished, or the latest one failed and about to be retried
-        by Dagster (run_retries in dagster.yaml): either may still load it."""
+        """A run of the cohort (of the rig's site) not finished, or the latest one failed and
+        about to be retried by Dagster (run_retries in dagster.yaml): either may still load
+        it."""
         instance = self._instance()
-        cohort = {PARTITION_TAG: key}
+        cohort = {PARTITION_TAG: str(partition_key(key, self._rig.site))}
         for filters in (
             dg.RunsFilter(tags=cohort, statuses=UNFINISHED),
             dg.RunsFilter(tags=cohort),
@@ -608,41 +631,127 @@ def build_landing_sensor(
         warehouse: WarehouseResource,
     ) -> dg.SensorResult:
         source = landing.open()
-        scan = scan_landing(
-            source,
-            LandingCursor.from_json(context.cursor),
-            clock(),
-            records=StoredRecords(source, object_store, warehouse, lambda: context.instance),
-            settle_seconds=settle_seconds,
-            stalled_after_seconds=stalled_after_seconds,
+        found = source.rig_folders()
+        rigs = found.rigs or [DEFAULT_RIG]  # an empty landing: reported as the default rig's
+        cursors = load_cursors(context.cursor)
+        records = StoredRecords(source, object_store, warehouse, lambda: context.instance)
+        now = clock()
+        scans: dict[Rig, LandingScan] = {}
+        for rig in rigs:
+            view = RigView(source, rig)
+            scans[rig] = scan_landing(
+                view,
+                cursors.get(rig, LandingCursor()),
+                now,
+                records=records.for_rig(view, rig),
+                settle_seconds=settle_seconds,
+                stalled_after_seconds=stalled_after_seconds,
+            )
+        new_ignored = sorted(
+            set(found.ignored) - set(cursors.get(DEFAULT_RIG, LandingCursor()).ignored)
         )
-        for warning in scan.warnings:
-            context.log.warning(warning)
-        requests = []
-        for drop in scan.drops:
-            context.log.info(
-                f"requesting {drop.key} ({drop.reason}): {drop.format}, {drop.files} files, "
-                f"{drop.bytes:,} bytes, fingerprint {drop.fingerprint}"
-                + (" (_SUCCESS)" if drop.marker else "")
+        for path in new_ignored:
+            context.log.warning(
+                f"ignored landing folder {source.describe_path(path)}: {found.ignored[path]}"
             )
-            requests.append(
-                dg.RunRequest(
-                    run_key=drop.run_key,
-                    partition_key=drop.key,
-                    tags={
-                        FINGERPRINT_TAG: drop.fingerprint,
-                        TRIGGER_TAG: SENSOR_NAME,
-                        FORMAT_TAG: drop.format,
-                        REASON_TAG: drop.reason,
-                    },
-                )
+        if found.ignored and DEFAULT_RIG in scans:
+            scans[DEFAULT_RIG].cursor.ignored = sorted(
+                set(scans[DEFAULT_RIG].cursor.ignored) | set(found.ignored)
             )
-        skip = None if requests else skip_reason(source.describe(), scan)
+        for scan in scans.values():
+            for warning in scan.warnings:
+                context.log.warning(warning)
+        requests = site_requests(scans, context.log)
+        # The sites requested, added to the site partitions first (Dagster processes these
+        # before the run requests and skips a site already there).
+        sites = sorted({str(r.partition_key).split("|")[1] for r in requests})
+        skip = None if requests else skip_reason(source.describe(), merged(scans))
         return dg.SensorResult(
-            run_requests=requests, skip_reason=skip, cursor=scan.cursor.to_json()
+            run_requests=requests,
+            skip_reason=skip,
+            cursor=dump_cursors({rig: scan.cursor for rig, scan in scans.items()}),
+            dynamic_partitions_requests=(
+                [site_partitions.build_add_request(sites)] if sites else None
+            ),
         )
 
     return landing_sensor
+
+
+def site_requests(
+    scans: Mapping[Rig, LandingScan], log: dg.DagsterLogManager
+) -> list[dg.RunRequest]:
+    """One run request per (cohort, site) with a drop of any of its rigs. The run key joins
+    the rigs' drops (the default rig's alone: its drop's run key, as before the fleet)."""
+    by_partition: dict[tuple[str, str], list[tuple[Rig, CohortDrop]]] = {}
+    for rig, scan in scans.items():
+        for drop in scan.drops:
+            by_partition.setdefault((drop.key, rig.site), []).append((rig, drop))
+            log.info(
+                f"requesting {drop.key} of rig {rig} ({drop.reason}): {drop.format}, "
+                f"{drop.files} files, {drop.bytes:,} bytes, fingerprint {drop.fingerprint}"
+                + (" (_SUCCESS)" if drop.marker else "")
+            )
+    requests = []
+    for (key, site), drops in sorted(by_partition.items()):
+        parts = [d.run_key if r == DEFAULT_RIG else f"{r.name}/{d.run_key}" for r, d in drops]
+        requests.append(
+            dg.RunRequest(
+                run_key=";".join(sorted(parts)),
+                partition_key=partition_key(key, site),
+                tags={
+                    FINGERPRINT_TAG: ";".join(d.fingerprint for _, d in drops),
+                    TRIGGER_TAG: SENSOR_NAME,
+                    FORMAT_TAG: ";".join(sorted({d.format for _, d in drops})),
+                    REASON_TAG: ";".join(sorted({d.reason for _, d in drops})),
+                },
+            )
+        )
+    return requests
+
+
+def load_cursors(text: str | None) -> dict[Rig, LandingCursor]:
+    """Each rig's cursor: a single-rig landing's cursor is the default rig's, as before the
+    fleet (so an upgrade keeps it); a fleet's is `{"fleet": {"<site>/<rig>": cursor}}`."""
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    if not isinstance(data, dict) or "fleet" not in data:
+        return {DEFAULT_RIG: LandingCursor.from_json(text)}
+    cursors = {}
+    for name, cursor in data["fleet"].items():
+        site, _, rig = str(name).partition("/")
+        try:
+            cursors[Rig(site, rig)] = LandingCursor.from_json(json.dumps(cursor))
+        except ValueError:
+            continue
+    return cursors
+
+
+def dump_cursors(cursors: Mapping[Rig, LandingCursor]) -> str:
+    if set(cursors) == {DEFAULT_RIG}:
+        return cursors[DEFAULT_RIG].to_json()
+    return json.dumps(
+        {"fleet": {str(rig): json.loads(c.to_json()) for rig, c in sorted(cursors.items())}},
+        separators=(",", ":"),
+    )
+
+
+def merged(scans: Mapping[Rig, LandingScan]) -> LandingScan:
+    """The rigs' scans as one, for the skip reason (notes name the rig, but the default's)."""
+    notes = [
+        note if rig == DEFAULT_RIG else f"rig {rig}: {note}"
+        for rig, scan in scans.items()
+        for note in scan.notes
+    ]
+    return LandingScan(
+        drops=[d for scan in scans.values() for d in scan.drops],
+        notes=notes,
+        warnings=[],
+        cursor=LandingCursor(),
+        up_to_date=sum(scan.up_to_date for scan in scans.values()),
+    )
 
 
 def skip_reason(where: str, scan: LandingScan) -> str:

@@ -15,42 +15,49 @@ import dagster as dg
 
 from energymobile.defs.assets import OWNERS
 from energymobile.defs.automation import follows_archive
-from energymobile.defs.partitions import cohort_partitions
-from energymobile.storage.archive import Archive
+from energymobile.defs.partitions import cohort_site_partitions
+from energymobile.storage.io_managers import SiteArchives
 from energymobile.storage.resources import ObjectStoreResource
 
 PREVIEW_CHARS = 6000
 
 
 @dg.asset(
-    partitions_def=cohort_partitions,
+    partitions_def=cohort_site_partitions,
     group_name="export",
     owners=OWNERS,
     kinds={"xarray", "netcdf"},
     automation_condition=follows_archive(),
 )
-def netcdf_arrays(object_store: ObjectStoreResource, raw_archive: Archive):
-    """The scientists' full-resolution file: `netcdf/cohort=<key>.nc`, one variable per sensor
+def netcdf_arrays(object_store: ObjectStoreResource, raw_archive: SiteArchives):
+    """The scientists' full-resolution file of each rig: `netcdf/cohort=<key>.nc` (the default
+    rig's; `netcdf/site=<site>/rig=<rig>/cohort=<key>.nc` another's), one variable per sensor
     (cycle × sample at its own rate, float64 exactly as delivered), `date_time` and the five
     profile conditions (CF flags) as coordinates on cycle, units and descriptions as
     attributes. Decoded from the cohort's archived delivery (raw_archive), its SHA-256s checked
     against the manifest; a re-run replaces the file whole."""
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="energymobile-netcdf-") as work:
-        from energymobile.storage.netcdf import export_cohort  # xarray, h5py: only when used
+    from energymobile.storage.netcdf import export_cohort  # xarray, h5py: only when used
 
-        export = export_cohort(object_store.open(), raw_archive, Path(work))
+    store = object_store.open()
+    exports = []
+    for archive in raw_archive.values():
+        with tempfile.TemporaryDirectory(prefix="energymobile-netcdf-") as work:
+            exports.append(export_cohort(store, archive, Path(work)))
     seconds = time.perf_counter() - started
-    stored = export.stored
+    export = exports[0]  # the rigs' files share variables and dims; the first is previewed
+    stored_bytes = sum(e.stored.bytes for e in exports)
+    source_bytes = sum(e.source_bytes for e in exports)
     return dg.MaterializeResult(
         metadata={
-            "object_key": stored.key,
-            "uri": dg.MetadataValue.path(stored.uri),
-            "bytes": stored.bytes,
-            "sha256": stored.sha256,
-            "delivery": raw_archive.delivery,
-            "source_bytes": export.source_bytes,
-            "bytes_per_source_byte": round(stored.bytes / export.source_bytes, 3),
+            "object_key": "; ".join(e.stored.key for e in exports),
+            "uri": dg.MetadataValue.path("; ".join(e.stored.uri for e in exports)),
+            "rigs": len(exports),
+            "bytes": stored_bytes,
+            "sha256": "; ".join(e.stored.sha256 for e in exports),
+            "delivery": "; ".join(a.delivery for a in raw_archive.values()),
+            "source_bytes": source_bytes,
+            "bytes_per_source_byte": round(stored_bytes / source_bytes, 3),
             "seconds": round(seconds, 2),
             "cycles": export.dims["cycle"],
             "variables": dg.MetadataValue.json(export.variables),

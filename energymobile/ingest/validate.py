@@ -6,7 +6,7 @@ metadata saying where the problem is (which file, which cycle, which hour).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,6 +15,7 @@ import numpy as np
 from energymobile.channels import CONDITIONS, PROFILE_FILE_NAME
 from energymobile.cohorts import cohort_window, window_hours
 from energymobile.ingest.reduce import FileReceipt
+from energymobile.rigs import Rig
 
 
 @dataclass(frozen=True)
@@ -137,3 +138,22 @@ def delivery_rules(
         profile_covers_cycles(profile_rows, cycles),
         profile_codes_documented(profile, min(cycles, profile_rows)),
     ]
+
+
+def across_rigs(by_rig: Mapping[Rig, Sequence[RuleOutcome]]) -> list[RuleOutcome]:
+    """One outcome per rule for the rigs of one (cohort, site) partition, rule by rule: passed
+    when every rig's passed; the sentence and metadata of the one rig as they are, or of each
+    failing rig (else the first), naming the rig."""
+    rigs = list(by_rig)
+    if len(rigs) == 1:
+        return list(by_rig[rigs[0]])
+    combined = []
+    for outcomes in zip(*(by_rig[rig] for rig in rigs), strict=True):
+        failed = [(rig, o) for rig, o in zip(rigs, outcomes, strict=True) if not o.passed]
+        shown = failed or [(rigs[0], outcomes[0])]
+        description = "; ".join(f"rig {rig}: {o.description}" for rig, o in shown)
+        if not failed:
+            description = f"every rig of the site ({len(rigs)}) passed; {description}"
+        metadata = {**shown[0][1].metadata, "rigs": len(rigs), "failed_rigs": len(failed)}
+        combined.append(RuleOutcome(not failed, description, metadata))
+    return combined

@@ -1,4 +1,6 @@
-"""The asset raw_archive: every accepted delivery, in the object store under `raw/cohort=<key>/`.
+"""The asset raw_archive: every accepted delivery, in the object store under `raw/cohort=<key>/`
+(the default rig's, where the single-rig installation always had it) or, for any other rig,
+`raw/site=<site>/cohort=<key>/rig=<rig>/` (a site's rigs of a cohort are one listing).
 
 raw_logs compresses each file as it parses it (`ArchiveSpool`) and hands the result on as
 raw_archive's value (`CompressedDelivery`) only when the delivery passes every rule; the
@@ -34,6 +36,8 @@ import zstandard
 from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.reduce import FileReceipt
+from energymobile.rigs import DEFAULT_RIG, Rig
+from energymobile.storage.landing import logs_dir
 from energymobile.storage.object_store import ObjectStore, StoredObject
 
 ARCHIVE_PREFIX = "raw"
@@ -94,18 +98,38 @@ class CompressedDelivery:
     landing_fingerprint: str | None = None
     """The landing listing the files were read from (energymobile.provenance), recorded in the
     manifest so the landing sensor knows that drop is archived without reading it again."""
+    rig: Rig = DEFAULT_RIG
 
     @property
     def delivery(self) -> str:
         return delivery_id(self.receipts)
 
 
-def archive_prefix(key: str) -> str:
-    return f"{ARCHIVE_PREFIX}/cohort={key}/"
+def archive_prefix(key: str, rig: Rig = DEFAULT_RIG) -> str:
+    """Where a rig's deliveries of a cohort are archived."""
+    if rig == DEFAULT_RIG:
+        return f"{ARCHIVE_PREFIX}/cohort={key}/"
+    return f"{site_archive_prefix(key, rig.site)}rig={rig.name}/"
 
 
-def manifest_key(key: str) -> str:
-    return f"{archive_prefix(key)}{MANIFEST_NAME}"
+def site_archive_prefix(key: str, site: str) -> str:
+    """Where the archives of a site's rigs (the default rig's aside) of a cohort are."""
+    return f"{ARCHIVE_PREFIX}/site={site}/cohort={key}/"
+
+
+def manifest_key(key: str, rig: Rig = DEFAULT_RIG) -> str:
+    return f"{archive_prefix(key, rig)}{MANIFEST_NAME}"
+
+
+def archived_rigs(store: ObjectStore, key: str, site: str) -> list[Rig]:
+    """The rigs of a site with an archive of the cohort (a manifest), by name."""
+    rigs = [DEFAULT_RIG] if DEFAULT_RIG.site == site and store.exists(manifest_key(key)) else []
+    prefix = site_archive_prefix(key, site)
+    for object_key in store.list_keys(prefix):
+        rig_folder, _, rest = object_key[len(prefix) :].partition("/")
+        if rest == MANIFEST_NAME and rig_folder.startswith("rig="):
+            rigs.append(Rig(site, rig_folder.removeprefix("rig=")))
+    return sorted(rigs)
 
 
 def delivery_id(receipts: Sequence[FileReceipt]) -> str:
@@ -114,8 +138,8 @@ def delivery_id(receipts: Sequence[FileReceipt]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:DELIVERY_ID_HEX]
 
 
-def archive_key(key: str, name: str, delivery: str) -> str:
-    return f"{archive_prefix(key)}delivery={delivery}/{name}.zst"
+def archive_key(key: str, name: str, delivery: str, rig: Rig = DEFAULT_RIG) -> str:
+    return f"{archive_prefix(key, rig)}delivery={delivery}/{name}.zst"
 
 
 def _legacy_archive_key(key: str, name: str) -> str:
@@ -129,13 +153,14 @@ def archive_delivery(
     receipts: Sequence[FileReceipt],
     *,
     landing_fingerprint: str | None = None,
+    rig: Rig = DEFAULT_RIG,
 ) -> list[StoredObject]:
     """Store the compressed delivered files in the delivery's own folder, each with the
     original's checksum as metadata, then the manifest that makes them the current archive
     (and names the landing listing they were read from, when known)."""
     files = delivered_files(receipts)
     delivery = delivery_id(receipts)
-    objects = {name: archive_key(key, name, delivery) for name in compressed}
+    objects = {name: archive_key(key, name, delivery, rig) for name in compressed}
     stored = [
         store.put_bytes(
             objects[name],
@@ -147,13 +172,16 @@ def archive_delivery(
     ]
     manifest = {
         "cohort": key,
+        "site": rig.site,
+        "rig": rig.name,
         "delivery": delivery,
         "objects": objects,
         "stored_bytes": {name: len(data) for name, data in compressed.items()},
         "files": [r.__dict__ for r in receipts],
         "landing_fingerprint": landing_fingerprint,
     }
-    stored.append(store.put_bytes(manifest_key(key), json.dumps(manifest, indent=2).encode()))
+    manifest_bytes = json.dumps(manifest, indent=2).encode()
+    stored.append(store.put_bytes(manifest_key(key, rig), manifest_bytes))
     return stored
 
 
@@ -176,20 +204,23 @@ class Archive:
     """Delivered file name -> bytes written to its object (not recorded by older archives)."""
     landing_fingerprint: str | None = None
     """The landing listing the delivery was read from (None: not recorded, older archives)."""
+    rig: Rig = DEFAULT_RIG
 
     def read(self, store: ObjectStore, name: str) -> bytes:
         """A delivered file's original bytes."""
         return decompress(store.get_bytes(self.objects[name]))
 
 
-def read_archive(store: ObjectStore, key: str) -> Archive:
-    """The current archive of the cohort; ArchiveMissing if raw_logs never archived one."""
-    if not store.exists(manifest_key(key)):
+def read_archive(store: ObjectStore, key: str, rig: Rig = DEFAULT_RIG) -> Archive:
+    """The rig's current archive of the cohort; ArchiveMissing if raw_logs never archived one."""
+    manifest_at = manifest_key(key, rig)
+    if not store.exists(manifest_at):
+        of = "" if rig == DEFAULT_RIG else f" of rig {rig}"
         raise ArchiveMissing(
-            f"cohort {key} has no archive ({manifest_key(key)} is missing): raw_logs archives a "
+            f"cohort {key}{of} has no archive ({manifest_at} is missing): raw_logs archives a "
             "delivery only once it passes every rule; materialize raw_logs for this cohort first"
         )
-    manifest = json.loads(store.get_bytes(manifest_key(key)))
+    manifest = json.loads(store.get_bytes(manifest_at))
     receipts = tuple(FileReceipt(**entry) for entry in manifest["files"])
     objects = manifest.get("objects") or {
         name: _legacy_archive_key(key, name) for name in delivered_files(receipts)
@@ -202,10 +233,13 @@ def read_archive(store: ObjectStore, key: str) -> Archive:
         dict(objects),
         stored_bytes,
         manifest.get("landing_fingerprint"),
+        rig,
     )
 
 
-def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:
+def restore_delivery(
+    store: ObjectStore, key: str, landing: Path, rig: Rig = DEFAULT_RIG
+) -> list[Path]:
     """Write the cohort's current archived delivery back into a landing folder as delivered
     (`<landing>/logs/<key>/…`, `<landing>/profile/profile.txt`), each file checked against the
     SHA-256 recorded when it was received; returns the files written.
@@ -213,7 +247,7 @@ def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:
     How a cohort is re-derived without its original drop: restore it, then load it from there
     (`ENERGYMOBILE_LANDING=<landing> energymobile backfill --from <key> --to <key>`), e.g. a
     cohort loaded before warehouse revision 005, which holds one statistic only."""
-    archive = read_archive(store, key)
+    archive = read_archive(store, key, rig)
     written = []
     for name, receipt in delivered_files(archive.receipts).items():
         data = archive.read(store, name)
@@ -222,7 +256,7 @@ def restore_delivery(store: ObjectStore, key: str, landing: Path) -> list[Path]:
                 f"{archive.objects[name]} does not decompress to the {name} received for cohort "
                 f"{key} (SHA-256 differs): not restored"
             )
-        folder = landing / "profile" if name == PROFILE_FILE_NAME else landing / "logs" / key
+        folder = landing / "profile" if name == PROFILE_FILE_NAME else landing / logs_dir(rig) / key
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
         written.append(folder / name)

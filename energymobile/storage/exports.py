@@ -1,14 +1,18 @@
 """The scientists' files in the object store, their layout and format.
 
-- `oil-well-data-all-historical/cohort=<key>/data.csv`: one cohort's rows, laid out as the
-  scientists' template (HourlyData.csv) and then the keys, conditions and means
-  (energymobile/dictionary.py says every column).
-- `oil-well-data-all-historical.csv`: every exported cohort, in key order, rebuilt by
-  streaming the per-cohort files into one upload (never all of history in memory). It is the
-  asset combined_csv, rebuilt once after any number of cohort exports, not by each.
-- `oil-well-data-all-historical-parquet/cohort=<key>/data.parquet`: the same rows typed, named
-  as in the warehouse's view, in a prefix of their own that holds nothing else, so pandas,
-  pyarrow, DuckDB and Athena read it as one Hive-partitioned dataset (`cohort` from the path).
+- `oil-well-data-all-historical/cohort=<key>/data.csv`: one cohort's rows of the default site
+  (every rig of it, the `rig` column saying which), laid out as the scientists' template
+  (HourlyData.csv) and then the keys, conditions and means (energymobile/dictionary.py says
+  every column); `oil-well-data-all-historical/site=<site>/cohort=<key>/data.csv` for any other
+  site. The default site keeps the single-rig path, so an installation of one rig sees its
+  files where they always were.
+- `oil-well-data-all-historical.csv`: every exported cohort of the default site, in key order,
+  rebuilt by streaming the per-cohort files into one upload (never all of history in memory).
+  It is the asset combined_csv, rebuilt once after any number of cohort exports, not by each.
+- `oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet`: the same rows
+  typed, named as in the warehouse's view, in a prefix of their own that holds nothing else, so
+  pandas, pyarrow, DuckDB and Athena read it as one Hive-partitioned dataset (`site` and
+  `cohort` from the path): the whole fleet's form.
 - `oil-well-data-all-historical-dictionary.csv`: the data dictionary, written with the exports.
 - `raw/cohort=<key>/`: raw_logs' archive of each accepted delivery (archive.py).
 """
@@ -36,6 +40,7 @@ from energymobile.dictionary import (
     TIMESTAMP,
     dictionary_csv,
 )
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.storage.object_store import ObjectStore, ObjectVersion, StoredObject
 from energymobile.storage.warehouse import SENSOR_COLUMNS, typed_flat_frame
 
@@ -44,6 +49,7 @@ COMBINED_KEY = f"{HISTORICAL_PREFIX}.csv"
 PARQUET_PREFIX = f"{HISTORICAL_PREFIX}-parquet"
 DICTIONARY_KEY = f"{HISTORICAL_PREFIX}-dictionary.csv"
 _COHORT_CSV = re.compile(rf"{HISTORICAL_PREFIX}/cohort=([0-9-]+)/data\.csv")
+"""The default site's cohort CSVs (another site's are under `site=<site>/`, not matched)."""
 REBUILD_PASSES = 3
 """Rebuilds tried when cohort exports change while the combined file is written."""
 COUNT_CHUNK_ROWS = 100_000
@@ -65,12 +71,15 @@ class IncompleteCohort(ValueError):
     it would leave cells empty, so it is re-derived from its archive first."""
 
 
-def cohort_csv_key(key: str) -> str:
-    return f"{HISTORICAL_PREFIX}/cohort={key}/data.csv"
+def cohort_csv_key(key: str, site: str = DEFAULT_SITE) -> str:
+    """A site's cohort CSV: the default site's where the single-rig layout had it."""
+    if site == DEFAULT_SITE:
+        return f"{HISTORICAL_PREFIX}/cohort={key}/data.csv"
+    return f"{HISTORICAL_PREFIX}/site={site}/cohort={key}/data.csv"
 
 
-def cohort_parquet_key(key: str) -> str:
-    return f"{PARQUET_PREFIX}/cohort={key}/data.parquet"
+def cohort_parquet_key(key: str, site: str = DEFAULT_SITE) -> str:
+    return f"{PARQUET_PREFIX}/site={site}/cohort={key}/data.parquet"
 
 
 def require_both_statistics(frame: pd.DataFrame) -> None:
@@ -115,17 +124,24 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def write_cohort_export(
-    store: ObjectStore, key: str, frame: pd.DataFrame
+    store: ObjectStore, key: str, frame: pd.DataFrame, site: str = DEFAULT_SITE
 ) -> dict[str, StoredObject]:
-    """The cohort's CSV and its Parquet twin, each replaced whole, and the data dictionary.
+    """The site's cohort CSV (every rig of the site) and its Parquet twin, each replaced
+    whole, and the data dictionary.
     The Parquet goes first: the CSV is what the combined file and the IO manager read, so it
     changes last, and a run that dies between the two leaves the CSV as it was (the re-run
     writes both). A cohort lacking a statistic is refused before anything is written.
     Returns what was stored, by kind (csv, parquet, dictionary)."""
     require_both_statistics(frame)
+    strangers = sorted(set(frame["site"].astype(str)) - {site}) + sorted(
+        set(frame["cohort"].astype(str)) - {key}
+    )
+    if strangers:
+        raise ValueError(f"site {site}, cohort {key}: the rows hold others too: {strangers}")
     rows = len(frame)
-    stored_parquet = store.put_bytes(cohort_parquet_key(key), parquet_bytes(frame), rows=rows)
-    stored_csv = store.put_bytes(cohort_csv_key(key), csv_bytes(frame), rows=rows)
+    parquet = parquet_bytes(frame)
+    stored_parquet = store.put_bytes(cohort_parquet_key(key, site), parquet, rows=rows)
+    stored_csv = store.put_bytes(cohort_csv_key(key, site), csv_bytes(frame), rows=rows)
     stored_dictionary = write_dictionary(store)
     return {"csv": stored_csv, "parquet": stored_parquet, "dictionary": stored_dictionary}
 
@@ -274,8 +290,9 @@ class _ChunkStream(io.RawIOBase):
         return size
 
 
-def read_csv_export(data: bytes) -> pd.DataFrame:
-    """A cohort CSV (or the combined file) back as typed flat rows (the view's columns)."""
+def read_csv_export(data: bytes, site: str = DEFAULT_SITE) -> pd.DataFrame:
+    """A site's cohort CSV (or the combined file, the default site's) back as typed flat rows
+    (the view's columns; the site, which is in the path, as given)."""
     if not data.startswith(CSV_HEADER):
         raise ValueError("not an export of today's columns: its header line differs")
     names = [c.name for c in CSV_COLUMNS]
@@ -294,4 +311,4 @@ def read_csv_export(data: bytes) -> pd.DataFrame:
         if column.type == TIMESTAMP:
             values = pd.to_datetime(values, format=DATE_FORMAT)
         flat.setdefault(column.source, values)
-    return typed_flat_frame(pd.DataFrame(flat))
+    return typed_flat_frame(pd.DataFrame(flat).assign(site=site))

@@ -33,8 +33,9 @@ PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def value_key(asset_key: dg.AssetKey, partition: str | None) -> str:
-    """`<asset path>/<cohort>` (or `<asset path>` for an unpartitioned asset)."""
-    parts = [*asset_key.path, *([partition] if partition is not None else [])]
+    """`<asset path>/<cohort>/<site>` for a (cohort, site) partition (its key's `|` made a
+    folder level), `<asset path>/<cohort>` for a cohort, `<asset path>` if unpartitioned."""
+    parts = [*asset_key.path, *(partition.split("|") if partition is not None else [])]
     return "/".join(parts)
 
 

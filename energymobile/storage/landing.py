@@ -1,6 +1,14 @@
-"""The technicians' drop area: `<landing>/logs/<cohort>/<CODE>.txt` and `<landing>/profile/`.
+"""The technicians' drop area, in two layouts that may live side by side:
 
-A local folder now; S3 (same layout under a prefix) behind the same interface.
+- one rig (the layout before the fleet, still valid): `<landing>/logs/<cohort>/<CODE>.txt`,
+  the default rig (energymobile/rigs.py DEFAULT_RIG);
+- a fleet: `<landing>/sites/<site>/<rig>/logs/<cohort>/<CODE>.txt`, one folder per site and
+  per rig within it (the names' rules: energymobile/rigs.py).
+
+Either way one `<landing>/profile/profile.txt`, shared by every rig ("one profile.txt reused
+for each well"). A local folder or S3 (same layout under a prefix) behind the same interface:
+a backend lists folders and files and reads a file by its path under the root; the layout is
+worked out here, once (docs/fleet.md, "Landing layout").
 
 The local folder is a boundary: a file is read only if its real path (every symbolic link
 followed) lies inside the landing folder. A link to a file elsewhere on the machine (a
@@ -25,12 +33,20 @@ from urllib.parse import urlsplit
 
 from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.ingest.errors import InputError
+from energymobile.rigs import DEFAULT_RIG, InvalidRigName, Rig
 
 if TYPE_CHECKING:
     from energymobile.storage.object_store import S3ClientFactory
 
 LOGS_DIR = "logs"
 PROFILE_DIR = "profile"
+SITES_DIR = "sites"
+
+
+def logs_dir(rig: Rig = DEFAULT_RIG) -> str:
+    """Where a rig's cohort folders are, under the landing root: `logs` for the default rig
+    (the single-rig layout), `sites/<site>/<rig>/logs` for any other."""
+    return LOGS_DIR if rig == DEFAULT_RIG else f"{SITES_DIR}/{rig.site}/{rig.name}/{LOGS_DIR}"
 
 
 @dataclass(frozen=True)
@@ -41,38 +57,86 @@ class LandedFile:
     """Seconds since the epoch."""
 
 
+@dataclass(frozen=True)
+class RigFolders:
+    """The rigs a landing holds: every `sites/<site>/<rig>/logs/`, and the default rig when
+    `logs/` is there; `ignored`: folders under sites/ whose names cannot be a site or rig."""
+
+    rigs: list[Rig]
+    ignored: dict[str, str]
+    """Path under the landing -> why it is not a rig."""
+
+
 class Landing(ABC):
-    @abstractmethod
-    def cohort_folders(self) -> list[str]:
-        """Names of the folders under logs/, sorted (valid cohort keys or not)."""
+    """The layout over a backend's four primitives (folders, files, bytes, a description)."""
 
     @abstractmethod
-    def list_cohort(self, folder: str) -> dict[str, LandedFile]:
-        """The files in logs/<folder>/, by name."""
+    def subfolders(self, relative: str) -> list[str]:
+        """Names of the folders directly under `relative` (a path under the root), sorted,
+        hidden names left out; empty if there is no such folder."""
 
     @abstractmethod
-    def read_cohort_file(self, folder: str, name: str) -> bytes: ...
+    def list_files(self, relative: str) -> dict[str, LandedFile]:
+        """The files directly in folder `relative`, by name (hidden names left out)."""
 
     @abstractmethod
-    def read_profile(self) -> bytes: ...
+    def read_file(self, relative: str) -> bytes:
+        """The bytes of the file at `relative`."""
 
     @abstractmethod
-    def describe(self, folder: str | None = None) -> str:
-        """Where a cohort (or the landing root) lives, for messages."""
+    def describe_path(self, relative: str = "") -> str:
+        """Where `relative` (the root, for "") lives, for messages."""
+
+    def rig_folders(self) -> RigFolders:
+        """Every rig with a `logs/` folder in the landing, by site and name."""
+        found: list[Rig] = [DEFAULT_RIG] if LOGS_DIR in self.subfolders("") else []
+        ignored: dict[str, str] = {}
+        for site in self.subfolders(SITES_DIR):
+            for name in self.subfolders(f"{SITES_DIR}/{site}"):
+                path = f"{SITES_DIR}/{site}/{name}"
+                try:
+                    rig = Rig(site, name)
+                except InvalidRigName as err:
+                    ignored[path] = str(err)
+                    continue
+                if rig == DEFAULT_RIG:
+                    ignored[path] = f"the default rig's cohorts go in {LOGS_DIR}/, not here"
+                elif LOGS_DIR in self.subfolders(path):
+                    found.append(rig)
+        return RigFolders(sorted(found), ignored)
+
+    def cohort_folders(self, rig: Rig = DEFAULT_RIG) -> list[str]:
+        """Names of the rig's cohort folders, sorted (valid cohort keys or not)."""
+        return self.subfolders(logs_dir(rig))
+
+    def list_cohort(self, folder: str, rig: Rig = DEFAULT_RIG) -> dict[str, LandedFile]:
+        """The files of the rig's cohort folder, by name."""
+        return self.list_files(f"{logs_dir(rig)}/{folder}")
+
+    def read_cohort_file(self, folder: str, name: str, rig: Rig = DEFAULT_RIG) -> bytes:
+        return self.read_file(f"{logs_dir(rig)}/{folder}/{name}")
+
+    def read_profile(self) -> bytes:
+        """The one profile.txt, shared by every rig."""
+        return self.read_file(f"{PROFILE_DIR}/{PROFILE_FILE_NAME}")
+
+    def describe(self, folder: str | None = None, rig: Rig = DEFAULT_RIG) -> str:
+        """Where a rig's cohort (or the landing root) lives, for messages."""
+        return self.describe_path(f"{logs_dir(rig)}/{folder}" if folder else "")
 
 
 class LocalLanding(Landing):
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def cohort_folders(self) -> list[str]:
-        logs = self.root / LOGS_DIR
-        if not logs.is_dir():
+    def subfolders(self, relative: str) -> list[str]:
+        path = self.root / relative
+        if not path.is_dir():
             return []
-        return sorted(p.name for p in logs.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
 
-    def list_cohort(self, folder: str) -> dict[str, LandedFile]:
-        path = self.root / LOGS_DIR / folder
+    def list_files(self, relative: str) -> dict[str, LandedFile]:
+        path = self.root / relative
         if not path.is_dir():
             return {}
         files = {}
@@ -82,11 +146,8 @@ class LocalLanding(Landing):
                 files[item.name] = LandedFile(item.name, stat.st_size, stat.st_mtime)
         return files
 
-    def read_cohort_file(self, folder: str, name: str) -> bytes:
-        return self._read_inside(f"{LOGS_DIR}/{folder}/{name}")
-
-    def read_profile(self) -> bytes:
-        return self._read_inside(f"{PROFILE_DIR}/{PROFILE_FILE_NAME}")
+    def read_file(self, relative: str) -> bytes:
+        return self._read_inside(relative)
 
     def _read_inside(self, relative: str) -> bytes:
         """The bytes of `relative` (a path under the root), if it is a regular file whose real
@@ -115,9 +176,8 @@ class LocalLanding(Landing):
             os.set_blocking(fd, True)
             return file.read()
 
-    def describe(self, folder: str | None = None) -> str:
-        path = self.root / LOGS_DIR / folder if folder else self.root
-        return str(path)
+    def describe_path(self, relative: str = "") -> str:
+        return str(self.root / relative) if relative else str(self.root)
 
 
 _LINK_OUT = (
@@ -146,3 +206,36 @@ def open_landing(location: str, s3: S3ClientFactory | None = None) -> Landing:
 
         return S3Landing(bucket=parts.netloc, prefix=parts.path.strip("/"), s3=s3)
     raise ValueError(f"unsupported landing {location!r}: use a folder or s3://bucket/prefix")
+
+
+class RigView(Landing):
+    """One rig's part of a landing, read through the single-rig interface (`cohort_folders()`,
+    `list_cohort(folder)`, …, the rig implied): what the landing sensor scans, rig by rig."""
+
+    def __init__(self, landing: Landing, rig: Rig) -> None:
+        self.landing = landing
+        self.rig = rig
+
+    def subfolders(self, relative: str) -> list[str]:
+        return self.landing.subfolders(relative)
+
+    def list_files(self, relative: str) -> dict[str, LandedFile]:
+        return self.landing.list_files(relative)
+
+    def read_file(self, relative: str) -> bytes:
+        return self.landing.read_file(relative)
+
+    def describe_path(self, relative: str = "") -> str:
+        return self.landing.describe_path(relative)
+
+    def cohort_folders(self, rig: Rig | None = None) -> list[str]:
+        return self.landing.cohort_folders(rig or self.rig)
+
+    def list_cohort(self, folder: str, rig: Rig | None = None) -> dict[str, LandedFile]:
+        return self.landing.list_cohort(folder, rig or self.rig)
+
+    def read_cohort_file(self, folder: str, name: str, rig: Rig | None = None) -> bytes:
+        return self.landing.read_cohort_file(folder, name, rig or self.rig)
+
+    def describe(self, folder: str | None = None, rig: Rig | None = None) -> str:
+        return self.landing.describe(folder, rig or self.rig)

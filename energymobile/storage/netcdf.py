@@ -30,6 +30,7 @@ from energymobile.ingest import arrays
 from energymobile.ingest.delivery import Delivery, read_delivery
 from energymobile.ingest.formats import delivered_name
 from energymobile.ingest.reduce import FileReceipt
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.archive import Archive, manifest_key
 from energymobile.storage.object_store import ObjectStore, StoredObject
 
@@ -40,8 +41,11 @@ ZLIB_LEVEL = 1
 CHUNK_BYTES = 1 << 20
 
 
-def netcdf_key(key: str) -> str:
-    return f"{NETCDF_PREFIX}/cohort={key}.nc"
+def netcdf_key(key: str, rig: Rig = DEFAULT_RIG) -> str:
+    """A rig's netCDF file of a cohort: the default rig's where the single-rig layout had it."""
+    if rig == DEFAULT_RIG:
+        return f"{NETCDF_PREFIX}/cohort={key}.nc"
+    return f"{NETCDF_PREFIX}/site={rig.site}/rig={rig.name}/cohort={key}.nc"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -207,6 +211,9 @@ def export_cohort(store: ObjectStore, archive: Archive, work_dir: Path) -> Netcd
     delivery = write_cohort_file(store, archive, path)
     dims, variables, text = describe(path)
     stored = store.put_file(
-        netcdf_key(key), path, rows=dims[arrays.CYCLE_DIM], metadata={"cohort": key}
+        netcdf_key(key, archive.rig),
+        path,
+        rows=dims[arrays.CYCLE_DIM],
+        metadata={"cohort": key, "site": archive.rig.site, "rig": archive.rig.name},
     )
     return NetcdfExport(stored, delivery.total_bytes, dims, variables, text)

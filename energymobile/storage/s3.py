@@ -31,9 +31,8 @@ from botocore.exceptions import (
 from dagster_aws.s3 import S3Resource
 from dagster_aws.s3.sensor import get_objects
 
-from energymobile.channels import PROFILE_FILE_NAME
 from energymobile.settings import LANDING_VAR, OBJECT_STORE_VAR, redact_url
-from energymobile.storage.landing import LOGS_DIR, PROFILE_DIR, LandedFile, Landing
+from energymobile.storage.landing import LandedFile, Landing
 from energymobile.storage.object_store import (
     READ_CHUNK_BYTES,
     ObjectStore,
@@ -289,14 +288,15 @@ class S3ObjectStore(_S3Location, ObjectStore):
 
 
 class S3Landing(_S3Location, Landing):
-    """The technicians' drops in `s3://bucket/prefix/`, in the local folder's layout:
-    `logs/<cohort>/<CODE>.txt` and `profile/profile.txt`."""
+    """The technicians' drops in `s3://bucket/prefix/`, in the local folder's layouts
+    (storage/landing.py): `logs/<cohort>/<CODE>.txt`, `sites/<site>/<rig>/logs/<cohort>/…` and
+    `profile/profile.txt`."""
 
     def __init__(self, bucket: str, prefix: str = "", *, s3: S3ClientFactory | None = None) -> None:
         super().__init__(bucket, prefix, s3, LANDING_VAR)
 
-    def cohort_folders(self) -> list[str]:
-        logs = self._full_key(f"{LOGS_DIR}/")
+    def subfolders(self, relative: str) -> list[str]:
+        logs = self._full_key(f"{relative}/" if relative else "")
         folders: list[str] = []
         with self._translated("ListObjectsV2"):
             pages = self._client.get_paginator("list_objects_v2").paginate(
@@ -309,10 +309,10 @@ class S3Landing(_S3Location, Landing):
                         folders.append(name)
         return sorted(folders)
 
-    def list_cohort(self, folder: str) -> dict[str, LandedFile]:
+    def list_files(self, relative: str) -> dict[str, LandedFile]:
         """The folder's direct files (not sub-folders, not hidden names, not the zero-byte
         "folder" markers consoles create)."""
-        folder_key = self._full_key(f"{LOGS_DIR}/{folder}/")
+        folder_key = self._full_key(f"{relative}/")
         with self._translated("ListObjectsV2"):
             objects = get_objects(self.bucket, prefix=folder_key, client=self._client)
         files = {}
@@ -322,16 +322,11 @@ class S3Landing(_S3Location, Landing):
                 files[name] = LandedFile(name, item["Size"], item["LastModified"].timestamp())
         return files
 
-    def read_cohort_file(self, folder: str, name: str) -> bytes:
-        return self._get_bytes(self._full_key(f"{LOGS_DIR}/{folder}/{name}"))
+    def read_file(self, relative: str) -> bytes:
+        return self._get_bytes(self._full_key(relative))
 
-    def read_profile(self) -> bytes:
-        return self._get_bytes(self._full_key(f"{PROFILE_DIR}/{PROFILE_FILE_NAME}"))
-
-    def describe(self, folder: str | None = None) -> str:
-        if folder:
-            return self._s3_uri(self._full_key(f"{LOGS_DIR}/{folder}"))
-        return self._s3_uri(self.prefix)
+    def describe_path(self, relative: str = "") -> str:
+        return self._s3_uri(self._full_key(relative) if relative else self.prefix)
 
 
 class _ChunkReader:

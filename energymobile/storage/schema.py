@@ -45,6 +45,7 @@ from sqlalchemy.sql.ddl import CreateView
 from sqlalchemy.types import CHAR, TypeEngine
 
 from energymobile.channels import CONDITION_COLUMNS, FIRST_COLUMNS, MEAN_COLUMNS
+from energymobile.rigs import NAME_MAX_CHARS
 
 metadata = MetaData(
     naming_convention={
@@ -135,6 +136,22 @@ sensors = Table(
 
 condition_tables: dict[str, Table] = {name: _condition_table(name) for name in CONDITION_COLUMNS}
 
+rigs = Table(
+    "rigs",
+    metadata,
+    Column("rig_id", Integer, nullable=False, autoincrement=True),
+    Column("site", String(NAME_MAX_CHARS), nullable=False),
+    Column("well", String(NAME_MAX_CHARS), nullable=False),
+    Column("name", String(NAME_MAX_CHARS), nullable=False),
+    PrimaryKeyConstraint("rig_id"),
+    UniqueConstraint("site", "name", name="uq_rigs_site_name"),
+    **MYSQL_TABLE_OPTIONS,
+)
+"""The rigs of the fleet (energymobile/rigs.py): a rig is named by its site and its name
+within the site; `well` is where it drills (its name when first seen). Rows are added by the
+loader the first time a rig delivers; rig_id 1 is the default rig (`default`/`default`) of a
+single-rig installation, inserted by revision 007, which every row loaded before belongs to."""
+
 cohorts = Table(
     "cohorts",
     metadata,
@@ -146,10 +163,12 @@ cohorts = Table(
     Column("source_sha256", CHAR(64), nullable=False),
     Column("loaded_at", UtcDateTime, nullable=False),
     Column("delivery", CHAR(16), nullable=True),
-    PrimaryKeyConstraint("cohort"),
+    Column("rig_id", Integer, nullable=False),
+    PrimaryKeyConstraint("rig_id", "cohort"),
+    ForeignKeyConstraint(["rig_id"], ["rigs.rig_id"], name="fk_cohorts_rig"),
     **MYSQL_TABLE_OPTIONS,
 )
-"""One row per loaded cohort (partition): its window, when it was loaded and from which
+"""One row per loaded (rig, cohort): its window, when it was loaded and from which
 delivery (`delivery`: the archive's delivery id, storage/archive.py; NULL for rows loaded
 before revision 006, whose delivery is worked out again from `cohort_files`).
 
@@ -169,11 +188,14 @@ cohort_files = Table(
     Column("byte_count", BigInteger, nullable=False),
     Column("row_count", Integer, nullable=False),
     Column("sha256", CHAR(64), nullable=False),
-    PrimaryKeyConstraint("cohort", "file_name"),
-    ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_cohort_files_cohort"),
+    Column("rig_id", Integer, nullable=False),
+    PrimaryKeyConstraint("rig_id", "cohort", "file_name"),
+    ForeignKeyConstraint(
+        ["rig_id", "cohort"], ["cohorts.rig_id", "cohorts.cohort"], name="fk_cohort_files_cohort"
+    ),
     **MYSQL_TABLE_OPTIONS,
 )
-"""The files each cohort was loaded from, with their checksums."""
+"""The files each (rig, cohort) was loaded from, with their checksums."""
 
 
 def _condition_profiles() -> Table:
@@ -219,8 +241,15 @@ sensor_hourly = Table(
     # Nullable only for the cohorts loaded before revision 005 (cohorts.statistic); every load
     # since writes both, and the loader refuses a missing value.
     *(Column(name, Double, nullable=True) for name in (*FIRST_COLUMNS, *MEAN_COLUMNS)),
-    PrimaryKeyConstraint("cohort", "cycle"),
-    ForeignKeyConstraint(["cohort"], ["cohorts.cohort"], name="fk_sensor_hourly_cohort"),
+    # Last: added by revision 007, which appends it on every dialect (PostgreSQL cannot place a
+    # new column elsewhere), so a new and a migrated database have the same column order.
+    Column("rig_id", Integer, nullable=False),
+    # Rig first: a (rig, cohort) is one contiguous range of InnoDB's clustered index, so
+    # replacing it locks that range only, not another rig's rows of the same cohort.
+    PrimaryKeyConstraint("rig_id", "cohort", "cycle"),
+    ForeignKeyConstraint(
+        ["rig_id", "cohort"], ["cohorts.rig_id", "cohorts.cohort"], name="fk_sensor_hourly_cohort"
+    ),
     ForeignKeyConstraint(
         ["profile_id"], ["condition_profiles.profile_id"], name="fk_sensor_hourly_profile"
     ),
@@ -229,20 +258,23 @@ sensor_hourly = Table(
     Index("ix_sensor_hourly_profile", "profile_id"),
     **MYSQL_TABLE_OPTIONS,
 )
-"""The fact table: one row per cohort and cycle (an hour), two columns per channel: the cycle's
+"""The fact table: one row per rig, cohort and cycle (an hour), two columns per channel: the cycle's
 first sample (`ps1_first`, the template's value) and the mean of its samples (`ps1_mean`)."""
 
 
 def _oil_well_hourly_query() -> Select:
-    """Every sensor_hourly row with its five codes and their descriptions, through its profile."""
-    h, p = sensor_hourly, condition_profiles
+    """Every sensor_hourly row with its rig's site and name, its five codes and their
+    descriptions, through its profile."""
+    h, p, r = sensor_hourly, condition_profiles, rigs
     described = {
         name: condition_tables[name].alias(CONDITION_KEYS[name]) for name in CONDITION_COLUMNS
     }
-    joined = h.join(p, p.c.profile_id == h.c.profile_id)
+    joined = h.join(r, r.c.rig_id == h.c.rig_id).join(p, p.c.profile_id == h.c.profile_id)
     for name, table in described.items():
         joined = joined.join(table, table.c.code == p.c[name])
     return select(
+        r.c.site,
+        r.c.name.label("rig"),
         h.c.cohort,
         h.c.cycle,
         h.c.date_time,
@@ -258,7 +290,7 @@ oil_well_hourly_query = _oil_well_hourly_query()
 """The view's definition; a test checks that the migrated view returns exactly its rows."""
 create_oil_well_hourly = CreateView(oil_well_hourly_query, "oil_well_hourly", metadata=metadata)
 oil_well_hourly: Table = create_oil_well_hourly.table
-"""The scientists' flat rows: exactly what goes to oil-well-data-all-historical/cohort=<key>/."""
+"""The scientists' flat rows: exactly what goes to the exports of each site and cohort."""
 
 VIEWS: frozenset[str] = frozenset({oil_well_hourly.name})
 """Names in `metadata` that are views, not tables (Alembic's comparison skips them)."""

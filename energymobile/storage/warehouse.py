@@ -1,11 +1,13 @@
 """The warehouse (SQLite by default, MySQL/MariaDB or PostgreSQL in production) through
 SQLAlchemy.
 
-`replace_cohort` is the only write: it deletes a cohort's rows and inserts the new ones in one
-transaction, so a reader sees the old cohort or the new one, never half, and a re-run never
-duplicates. The same code serves every dialect; the tables are those of `schema.py`, what
-differs (bulk path, locks, isolation) is in `dialects.py`. Every value is a bound parameter.
-Errors name the warehouse by its redacted URL, never with the password.
+`replace_cohort` is the only write of rows: it deletes one rig's rows of a cohort and inserts the
+new ones in one transaction, so a reader sees the old cohort or the new one, never half, a
+re-run never duplicates, and other rigs' rows of the cohort are not touched (two rigs of a
+cohort load at once). A rig is registered in `rigs` the first time it delivers, in a short
+transaction of its own (`rig_id`). The same code serves every dialect; the tables are those
+of `schema.py`, what differs (bulk path, locks, isolation) is in `dialects.py`. Every value
+is a bound parameter. Errors name the warehouse by its redacted URL, never with the password.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from sqlalchemy import Connection, Engine, bindparam, create_engine, make_url, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, make_url, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from energymobile.channels import (
     CONDITION_COLUMNS,
@@ -32,6 +34,7 @@ from energymobile.channels import (
 from energymobile.cohorts import cohort_window
 from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.settings import redact_url
 from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import (
@@ -55,6 +58,7 @@ from energymobile.storage.schema import (
     cohorts,
     condition_profiles,
     oil_well_hourly,
+    rigs,
     sensor_hourly,
 )
 
@@ -64,6 +68,7 @@ COHORTS_TABLE = cohorts.name
 FILES_TABLE = cohort_files.name
 FLAT_VIEW = oil_well_hourly.name
 PROFILE_ID = "profile_id"
+RIG_ID = "rig_id"
 SENSOR_COLUMNS: tuple[str, ...] = (*FIRST_COLUMNS, *MEAN_COLUMNS)
 """Every sensor value of a row: each channel's first sample, then each channel's mean."""
 LOAD_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *SENSOR_COLUMNS, *CONDITION_COLUMNS)
@@ -74,6 +79,8 @@ FLAT_COLUMNS: tuple[str, ...] = tuple(oil_well_hourly.c.keys())
 """The columns of oil_well_hourly and of the cohort CSVs: the load's, with descriptions."""
 
 FLAT_DTYPES: dict[str, str] = {
+    "site": "string",
+    "rig": "string",
     "cohort": "string",
     "cycle": "int64",
     "cumulative_minutes": "int64",
@@ -86,10 +93,17 @@ statistic a cohort loaded before revision 005 lacks reads as NaN."""
 
 INSERT_BATCH_ROWS = 5000
 
-# The statements of every load (children first: the foreign keys hold at every statement).
-_DELETE_FACTS = sensor_hourly.delete().where(sensor_hourly.c.cohort == bindparam("k"))
-_DELETE_FILES = cohort_files.delete().where(cohort_files.c.cohort == bindparam("k"))
-_DELETE_COHORT = cohorts.delete().where(cohorts.c.cohort == bindparam("k"))
+# The statements of every load (children first: the foreign keys hold at every statement),
+# each bound to one rig and one cohort: a load never touches another rig's rows.
+_DELETE_FACTS = sensor_hourly.delete().where(
+    sensor_hourly.c.rig_id == bindparam("r"), sensor_hourly.c.cohort == bindparam("k")
+)
+_DELETE_FILES = cohort_files.delete().where(
+    cohort_files.c.rig_id == bindparam("r"), cohort_files.c.cohort == bindparam("k")
+)
+_DELETE_COHORT = cohorts.delete().where(
+    cohorts.c.rig_id == bindparam("r"), cohorts.c.cohort == bindparam("k")
+)
 
 
 class WarehouseError(RuntimeError):
@@ -99,12 +113,13 @@ class WarehouseError(RuntimeError):
 
 @dataclass(frozen=True)
 class CohortLoad:
-    """Everything one cohort's load writes: its flat rows (both statistics of every sensor)
-    and where they came from."""
+    """Everything one rig's load of a cohort writes: its flat rows (both statistics of every
+    sensor) and where they came from."""
 
     key: str
     frame: pd.DataFrame
     receipts: Sequence[FileReceipt]
+    rig: Rig = DEFAULT_RIG
 
     @property
     def delivery(self) -> str | None:
@@ -166,6 +181,7 @@ class Warehouse:
         configure_engine(self.engine)
         self._schema_checked = False
         self._bulk_method: str | None = bulk
+        self._rig_ids: dict[Rig, int] = {}
 
     @property
     def safe_url(self) -> str:
@@ -193,13 +209,44 @@ class Warehouse:
         self._schema_checked = True
         return applied
 
+    def rig_id(self, rig: Rig) -> int:
+        """The rig's key in `rigs`, registering the rig (its well: its name) the first time.
+        In a transaction of its own, before any load's: two processes registering one rig at
+        once both get the one row (the loser of the insert reads the winner's)."""
+        if rig in self._rig_ids:
+            return self._rig_ids[rig]
+        self.ensure_schema()
+        find = select(rigs.c.rig_id).where(rigs.c.site == rig.site, rigs.c.name == rig.name)
+        with self.engine.connect() as conn:
+            found = conn.execute(find).scalar_one_or_none()
+        if found is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        rigs.insert(), {"site": rig.site, "well": rig.well, "name": rig.name}
+                    )
+            except IntegrityError:
+                pass  # registered meanwhile by another load: read below
+            with self.engine.connect() as conn:
+                found = conn.execute(find).scalar_one()
+        self._rig_ids[rig] = int(found)
+        return self._rig_ids[rig]
+
+    def rigs(self) -> list[Rig]:
+        """Every registered rig, by site and name."""
+        self.ensure_schema()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(rigs.c.site, rigs.c.name).order_by(rigs.c.site, rigs.c.name))
+            return [Rig(site, name) for site, name in rows]
+
     def replace_cohort(self, load: CohortLoad) -> LoadReport:
-        """Delete the cohort's rows and insert the new ones, in one transaction."""
+        """Delete the rig's rows of the cohort and insert the new ones, in one transaction."""
         self.ensure_schema()
         started = time.perf_counter()
-        facts = fact_table(load.frame, load.key)
+        rig_id = self.rig_id(load.rig)
+        facts = fact_table(load.frame, load.key, rig_id)
         start, end = cohort_window(load.key)
-        key = {"k": load.key}
+        key = {"r": rig_id, "k": load.key}
         with self.engine.begin() as conn:
             method = self._method(conn)
             replaced = conn.execute(_DELETE_FACTS, key).rowcount
@@ -208,6 +255,7 @@ class Warehouse:
             conn.execute(
                 cohorts.insert(),
                 {
+                    "rig_id": rig_id,
                     "cohort": load.key,
                     "window_start": start,
                     "window_end": end,
@@ -223,6 +271,7 @@ class Warehouse:
                     cohort_files.insert(),
                     [
                         {
+                            "rig_id": rig_id,
                             "cohort": load.key,
                             "file_name": r.name,
                             "byte_count": r.bytes,
@@ -240,27 +289,53 @@ class Warehouse:
                 written = insert_facts_many(conn, facts)
         return LoadReport(FACT_TABLE, written, int(replaced), time.perf_counter() - started, method)
 
-    def read_cohorts(self, keys: Sequence[str]) -> pd.DataFrame:
-        """The flat rows of `oil_well_hourly` for these cohorts, in (cohort, cycle) order."""
+    def read_cohorts(
+        self, keys: Sequence[str], *, site: str | None = None, rig: Rig | None = None
+    ) -> pd.DataFrame:
+        """The flat rows of `oil_well_hourly` for these cohorts, of every rig, of one site's
+        rigs or of one rig, in (site, rig, cohort, cycle) order."""
         self.ensure_schema()
         view = oil_well_hourly
-        query = (
-            select(*(view.c[name] for name in FLAT_COLUMNS))
-            .where(view.c.cohort.in_(list(keys)))
-            .order_by(view.c.cohort, view.c.cycle)
+        query = select(*(view.c[name] for name in FLAT_COLUMNS)).where(
+            view.c.cohort.in_(list(keys))
         )
+        if rig is not None:
+            query = query.where(view.c.site == rig.site, view.c.rig == rig.name)
+        elif site is not None:
+            query = query.where(view.c.site == site)
+        query = query.order_by(view.c.site, view.c.rig, view.c.cohort, view.c.cycle)
         with self.engine.connect() as conn:
             frame = pd.DataFrame(conn.execute(query).fetchall(), columns=list(FLAT_COLUMNS))
         return typed_flat_frame(frame)
 
-    def loaded_cohorts(self) -> dict[str, int]:
-        """Cohort key -> rows, for every cohort in the warehouse."""
+    def loaded_cohorts(self, site: str | None = None) -> dict[str, int]:
+        """Cohort key -> rows (of all its rigs), for every cohort in the warehouse, or of one
+        site's rigs."""
         self.ensure_schema()
+        query = (
+            select(cohorts.c.cohort, cohorts.c.row_count)
+            .join(rigs, rigs.c.rig_id == cohorts.c.rig_id)
+            .order_by(cohorts.c.cohort)
+        )
+        if site is not None:
+            query = query.where(rigs.c.site == site)
+        loaded: dict[str, int] = {}
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(cohorts.c.cohort, cohorts.c.row_count).order_by(cohorts.c.cohort)
-            )
-            return {key: int(n) for key, n in rows}
+            for key, n in conn.execute(query):
+                loaded[key] = loaded.get(key, 0) + int(n)
+        return loaded
+
+    def loaded_rigs(self, site: str | None = None) -> dict[tuple[Rig, str], int]:
+        """(rig, cohort) -> rows, for every rig's loaded cohort (or one site's)."""
+        self.ensure_schema()
+        query = select(rigs.c.site, rigs.c.name, cohorts.c.cohort, cohorts.c.row_count).join(
+            rigs, rigs.c.rig_id == cohorts.c.rig_id
+        )
+        if site is not None:
+            query = query.where(rigs.c.site == site)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(rigs.c.site, rigs.c.name, cohorts.c.cohort))
+            return {(Rig(s, name), key): int(n) for s, name, key, n in rows}
 
     def cohorts_to_rederive(self) -> dict[str, str]:
         """Cohort key -> the one statistic it holds, for every cohort loaded before revision
@@ -274,45 +349,71 @@ class Warehouse:
             )
             return {key: str(statistic) for key, statistic in rows}
 
-    def cohort_deliveries(self) -> dict[str, str | None]:
-        """Cohort key -> the delivery its rows come from, for every loaded cohort.
+    def cohort_deliveries(self, rig: Rig = DEFAULT_RIG) -> dict[str, str | None]:
+        """Cohort key -> the delivery its rows come from, for every cohort loaded of one rig."""
+        return {key: delivery for (of, key), delivery in self.rig_deliveries().items() if of == rig}
+
+    def rig_deliveries(self) -> dict[tuple[Rig, str], str | None]:
+        """(rig, cohort) -> the delivery its rows come from, for every loaded (rig, cohort).
 
         Rows loaded before revision 006 recorded none (NULL): theirs is worked out again from
         the files the load recorded (`cohort_files`: the same names, sizes and SHA-256s the
         archive's id is made of); None only for a load that recorded no files."""
         self.ensure_schema()
         with self.engine.connect() as conn:
-            recorded = dict(conn.execute(select(cohorts.c.cohort, cohorts.c.delivery)).all())
+            recorded = {
+                (rig_id, key): delivery
+                for rig_id, key, delivery in conn.execute(
+                    select(cohorts.c.rig_id, cohorts.c.cohort, cohorts.c.delivery)
+                )
+            }
+            names = {
+                rig_id: Rig(site, name)
+                for rig_id, site, name in conn.execute(
+                    select(rigs.c.rig_id, rigs.c.site, rigs.c.name)
+                )
+            }
             unknown = sorted(key for key, delivery in recorded.items() if delivery is None)
-            files: dict[str, list[FileReceipt]] = {key: [] for key in unknown}
+            files: dict[tuple[int, str], list[FileReceipt]] = {key: [] for key in unknown}
             if unknown:
                 rows = conn.execute(
                     select(
+                        cohort_files.c.rig_id,
                         cohort_files.c.cohort,
                         cohort_files.c.file_name,
                         cohort_files.c.byte_count,
                         cohort_files.c.row_count,
                         cohort_files.c.sha256,
-                    ).where(cohort_files.c.cohort.in_(unknown))
+                    ).where(cohort_files.c.cohort.in_(sorted({key for _, key in unknown})))
                 )
-                for key, name, size, rows_, sha256 in rows:
-                    files[key].append(FileReceipt(name, int(size), int(rows_), 0, sha256))
+                for rig_id, key, name, size, rows_, sha256 in rows:
+                    if (rig_id, key) in files:
+                        files[rig_id, key].append(
+                            FileReceipt(name, int(size), int(rows_), 0, sha256)
+                        )
         return {
-            key: (delivery or (delivery_id(files[key]) if files.get(key) else None))
-            for key, delivery in recorded.items()
+            (names[rig_id], key): (
+                delivery or (delivery_id(files[rig_id, key]) if files.get((rig_id, key)) else None)
+            )
+            for (rig_id, key), delivery in recorded.items()
         }
 
-    def stored_hours(self, key: str) -> StoredHours:
-        """What the warehouse holds of a cohort's hourly series, for the check that reads
-        back a load: the row count its load recorded and its fact rows' cycles and hours."""
+    def stored_hours(self, key: str, rig: Rig = DEFAULT_RIG) -> StoredHours:
+        """What the warehouse holds of a rig's hourly series of a cohort, for the check that
+        reads back a load: the row count its load recorded and its fact rows' cycles and hours."""
         self.ensure_schema()
         with self.engine.connect() as conn:
+            rig_id = conn.execute(
+                select(rigs.c.rig_id).where(rigs.c.site == rig.site, rigs.c.name == rig.name)
+            ).scalar_one_or_none()
             loaded = conn.execute(
-                select(cohorts.c.row_count).where(cohorts.c.cohort == key)
+                select(cohorts.c.row_count).where(
+                    and_(cohorts.c.rig_id == rig_id, cohorts.c.cohort == key)
+                )
             ).scalar_one_or_none()
             rows = conn.execute(
                 select(sensor_hourly.c.cycle, sensor_hourly.c.date_time)
-                .where(sensor_hourly.c.cohort == key)
+                .where(sensor_hourly.c.rig_id == rig_id, sensor_hourly.c.cohort == key)
                 .order_by(sensor_hourly.c.cycle)
             ).all()
         times = pd.to_datetime([row[1] for row in rows], format="ISO8601").to_pydatetime().tolist()
@@ -358,9 +459,10 @@ def profile_id(codes: Mapping[str, int]) -> int:
     return value
 
 
-def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
-    """The fact rows of one cohort, checked, cast and in primary key order, as the table holds
-    them: the five condition codes replaced by their `profile_id`.
+def fact_table(frame: pd.DataFrame, key: str, rig_id: int = 1) -> pl.DataFrame:
+    """The fact rows of one rig's cohort (rig_id: its key in `rigs`), checked, cast and in
+    primary key order, as the table holds them: the five condition codes replaced by their
+    `profile_id`, the rig's key last.
 
     Refuses (before touching the database) rows of another cohort, missing values,
     non-finite numbers and codes outside the profile key's digits (no documented code is;
@@ -403,7 +505,9 @@ def fact_table(frame: pd.DataFrame, key: str) -> pl.DataFrame:
         )
     if not facts["cycle"].is_sorted():
         facts = facts.sort("cycle")
-    return facts.select(*KEY_COLUMNS, profile_id_expr(), *SENSOR_COLUMNS)
+    return facts.select(
+        *KEY_COLUMNS, profile_id_expr(), *SENSOR_COLUMNS, pl.lit(rig_id, pl.Int64).alias(RIG_ID)
+    )
 
 
 def insert_facts_many(conn: Connection, facts: pl.DataFrame) -> int:

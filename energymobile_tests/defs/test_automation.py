@@ -17,6 +17,7 @@ from energymobile.defs.automation import (
     follows_archive,
     once_exports_settle,
 )
+from energymobile.defs.partitions import partition_key, split_key
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -48,8 +49,9 @@ class Automation:
         return result
 
     def run(self, key: str, *assets: str) -> dg.ExecuteInProcessResult:
+        """Run assets for a cohort (of the default site)."""
         return self.job.execute_in_process(
-            partition_key=key,
+            partition_key=partition_key(key),
             asset_selection=[dg.AssetKey(a) for a in assets],
             instance=self.instance,
             raise_on_error=False,
@@ -66,7 +68,7 @@ class Automation:
             by_cohort: dict[str, list[str]] = defaultdict(list)
             for asset in DOWNSTREAM:
                 for key in result.get_requested_partitions(dg.AssetKey(asset)):
-                    by_cohort[key].append(asset)
+                    by_cohort[split_key(key)[0]].append(asset)
             for key, assets in sorted(by_cohort.items()):
                 assert self.run(key, *assets).success
                 launched += [(asset, key) for asset in assets]
@@ -77,7 +79,7 @@ class Automation:
 
     def requested(self, result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
         return {
-            asset: set(result.get_requested_partitions(dg.AssetKey(asset)))
+            asset: {split_key(k)[0] for k in result.get_requested_partitions(dg.AssetKey(asset))}
             for asset in DOWNSTREAM
             if result.get_requested_partitions(dg.AssetKey(asset))
         }
@@ -223,7 +225,9 @@ def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, au
     generate(OLD)
     assert automation.run(OLD, *RAW).success
     result = automation.evaluate()
-    assert set(result.get_requested_partitions(dg.AssetKey("netcdf_arrays"))) == {OLD}
+    assert set(result.get_requested_partitions(dg.AssetKey("netcdf_arrays"))) == {
+        partition_key(OLD)
+    }
     assert automation.run(OLD, "netcdf_arrays").success
     assert open_object_store(settings.object_store).exists(netcdf_key(OLD))
     assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
@@ -232,7 +236,8 @@ def test_the_netcdf_export_follows_raw_logs_by_automation(settings, generate, au
     assert not automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
     generate(OLD, seed=5)  # another delivery
     assert automation.run(OLD, *RAW).success
-    assert automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays")) == {OLD}
+    requested = automation.evaluate().get_requested_partitions(dg.AssetKey("netcdf_arrays"))
+    assert requested == {partition_key(OLD)}
 
 
 def test_cohorts_loaded_before_automation_started_are_not_exported_again(
@@ -278,7 +283,7 @@ def test_the_combined_file_waits_while_a_cohort_export_is_in_progress(
     # Another cohort's run is waiting to start: it plans to export, so the rebuild waits.
     queued = instance.create_run_for_job(
         automation.defs.resolve_job_def(COHORT_JOB),
-        tags={"dagster/partition": NEWER},
+        tags={"dagster/partition": str(partition_key(NEWER))},
         status=dg.DagsterRunStatus.NOT_STARTED,
     )
     assert not automation.evaluate().get_requested_partitions(COMBINED)
@@ -331,7 +336,9 @@ def test_what_a_whole_chain_run_updates_asks_nothing_more_of_automation(
     run = (
         build_definitions(broken)
         .resolve_job_def(COHORT_JOB)
-        .execute_in_process(partition_key=OLD, instance=automation.instance, raise_on_error=False)
+        .execute_in_process(
+            partition_key=partition_key(OLD), instance=automation.instance, raise_on_error=False
+        )
     )
     assert not run.success
     updated = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}

@@ -20,6 +20,7 @@ import pytest
 from energymobile.backfill import materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.defs import checks
+from energymobile.defs.partitions import partition_key
 from energymobile.sample.generate import profile_path
 from energymobile.settings import Settings
 from energymobile.storage.archive import read_archive
@@ -47,7 +48,11 @@ def run_selection(
         jobs=[job],
         executor=dg.in_process_executor,
     ).resolve_job_def("verify")
-    return resolved.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+    return resolved.execute_in_process(
+        partition_key=partition_key(key) if key else None,
+        instance=instance,
+        raise_on_error=False,
+    )
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, str]:
@@ -100,7 +105,9 @@ def test_each_delivery_rule_fails_as_a_check_of_raw_logs_and_blocks_the_chain(
     settings = dataclasses.replace(settings, **overrides)
     corrupt(generate(KEY), landing)
     job = build_definitions(settings).resolve_job_def(COHORT_JOB)
-    result = job.execute_in_process(partition_key=KEY, instance=instance, raise_on_error=False)
+    result = job.execute_in_process(
+        partition_key=partition_key(KEY), instance=instance, raise_on_error=False
+    )
     assert not result.success
     assert list(failed_checks(result)) == [rule]  # this rule alone, judged once
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == rule)

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, create_engine, text
 
 from energymobile.backfill import CohortOutcome, materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
+from energymobile.defs.partitions import partition_key
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
 from energymobile.storage.warehouse import COHORTS_TABLE, Warehouse
@@ -102,7 +103,7 @@ def run_assets(
     """Run part of the cohort job (these assets and their checks) for KEY."""
     job = build_definitions(settings).resolve_job_def(COHORT_JOB)
     return job.execute_in_process(
-        partition_key=KEY,
+        partition_key=partition_key(KEY),
         instance=instance,
         asset_selection=[dg.AssetKey(name) for name in assets],
         raise_on_error=False,
@@ -149,7 +150,9 @@ def test_a_connection_killed_mid_load_is_retried_and_the_cohort_replaced(
     [warning] = transient_warnings(instance, outcome.run_id)
     assert f"loading cohort {KEY}" in warning and "OperationalError" in warning, warning
     latest = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("mysql_tables"), asset_partitions=[KEY]),
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("mysql_tables"), asset_partitions=[str(partition_key(KEY))]
+        ),
         limit=1,
     ).records[0]
     assert latest.asset_materialization.metadata["load_attempts"].value == 2
@@ -239,7 +242,9 @@ def test_a_sqlite_warehouse_locked_past_its_timeout_is_retried(
         with engine.connect() as writer:
             writer.exec_driver_sql("BEGIN EXCLUSIVE")
             thread, result = in_thread(lambda: materialize(KEY))
-            time.sleep(6.5)
+            # Held past the load's first 5 s wait wherever the run reaches it in its first 6 s
+            # (a loaded machine takes seconds to get there), short of the four attempts' end.
+            time.sleep(11)
             writer.rollback()
         thread.join(WAIT_S)
     finally:

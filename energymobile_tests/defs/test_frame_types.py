@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from energymobile.channels import CHANNELS
-from energymobile.defs.assets import hourly_readings, profile_merged, s3_historical_csv
+from energymobile.defs.assets import hourly_readings, profile_merged, s3_historical_csv, with_rig
 from energymobile.defs.frame_types import (
     EXPORT_DTYPES,
     HOURLY_DTYPES,
@@ -20,6 +20,7 @@ from energymobile.defs.frame_types import (
 )
 from energymobile.ingest.hourly import hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles
+from energymobile.rigs import DEFAULT_RIG
 from energymobile.storage.warehouse import FLAT_COLUMNS, typed_flat_frame
 
 pytestmark = pytest.mark.unit
@@ -32,7 +33,7 @@ def _hourly(rows: int = 3) -> pd.DataFrame:
         c.code: ChannelCycles(c.code, np.arange(rows) + 0.5, np.arange(rows) * 1.0)
         for c in CHANNELS
     }
-    return hourly_frame(KEY, cycles)
+    return with_rig(hourly_frame(KEY, cycles), DEFAULT_RIG)  # as hourly_readings builds it
 
 
 def _merged(rows: int = 3) -> pd.DataFrame:
@@ -65,7 +66,8 @@ def test_the_export_reads_its_input_as_the_export_frame():
 def test_the_frames_the_pipeline_builds_pass_their_type_checks():
     assert dg.check_dagster_type(HourlyReadingsFrame, _hourly()).success
     assert dg.check_dagster_type(ProfileMergedFrame, _merged()).success
-    exported = typed_flat_frame(_merged().astype({"cooler_condition": "int64"}))
+    merged = _merged().astype({"cooler_condition": "int64"})
+    exported = typed_flat_frame(merged)
     assert dg.check_dagster_type(ExportFrame, exported).success
 
 

@@ -32,9 +32,11 @@ from energymobile.defs.landing_sensor import (
     build_landing_sensor,
     scan_landing,
 )
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import cohort_partitions, partition_key
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.settings import LANDING_SETTLE_VAR, Settings
 from energymobile.storage.landing import LandedFile, LocalLanding
+from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 KEY = "2008-03-26"
@@ -105,7 +107,7 @@ def test_a_new_cohort_is_requested_once_settled_and_runs_the_whole_chain(
 
     result = ticker.tick(after=SETTLE_SECONDS)
     [request] = result.run_requests
-    assert request.partition_key == KEY
+    assert request.partition_key == partition_key(KEY)
     assert request.run_key == f"{KEY}:{request.tags[FINGERPRINT_TAG]}"
 
     # The request targets the cohort job, which materializes the five load assets for the cohort.
@@ -119,7 +121,7 @@ def test_a_new_cohort_is_requested_once_settled_and_runs_the_whole_chain(
     assert run.success
     materialized = {e.asset_key.to_user_string() for e in run.get_asset_materialization_events()}
     assert materialized == ASSETS
-    assert {e.partition for e in run.get_asset_materialization_events()} == {KEY}
+    assert {e.partition for e in run.get_asset_materialization_events()} == {partition_key(KEY)}
 
 
 @pytest.mark.unit
@@ -159,7 +161,7 @@ def test_an_incomplete_cohort_waits_and_says_which_files_are_missing(generate, t
     _drop(generate, ticker)  # the technicians finish the drop
     assert "settle" in _skip(ticker.tick())
     [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
-    assert request.partition_key == KEY
+    assert request.partition_key == partition_key(KEY)
 
 
 @pytest.mark.integration
@@ -201,13 +203,16 @@ def test_a_corrected_redelivery_of_an_old_cohort_is_requested_with_a_new_key(gen
     _drop(generate, ticker, key="2008-06-26", seed=1)
     ticker.tick()
     first = ticker.tick(after=SETTLE_SECONDS).run_requests
-    assert sorted(r.partition_key for r in first) == ["2008-03-26", "2008-06-26"]
+    assert sorted(r.partition_key for r in first) == [
+        partition_key("2008-03-26"),
+        partition_key("2008-06-26"),
+    ]
 
     _drop(generate, ticker, key="2008-03-26", seed=2, cycles=30)  # the old cohort, corrected
     ticker.tick(after=1)
     [again] = ticker.tick(after=SETTLE_SECONDS).run_requests
-    old = next(r for r in first if r.partition_key == "2008-03-26")
-    assert again.partition_key == "2008-03-26"
+    old = next(r for r in first if r.partition_key == partition_key("2008-03-26"))
+    assert again.partition_key == partition_key("2008-03-26")
     assert again.run_key != old.run_key
     assert again.tags[FINGERPRINT_TAG] != old.tags[FINGERPRINT_TAG]
     assert "2 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))
@@ -228,7 +233,7 @@ def test_folders_that_are_not_cohort_keys_are_reported_not_ignored(
 
     # The valid cohort is still loaded; the bad names stay in the skip reason every tick.
     [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
-    assert request.partition_key == KEY
+    assert request.partition_key == partition_key(KEY)
     reason = _skip(ticker.tick(after=SETTLE_SECONDS))
     assert "ignored folder 'scans'" in reason
     assert "ignored folder '2008-04-01'" in reason
@@ -257,7 +262,7 @@ def test_a_success_marker_loads_without_waiting(generate, ticker):
     folder = _drop(generate, ticker)
     (folder / SUCCESS_MARKER).touch()
     [request] = ticker.tick().run_requests
-    assert request.partition_key == KEY
+    assert request.partition_key == partition_key(KEY)
 
 
 @pytest.mark.integration
@@ -320,12 +325,12 @@ def test_a_drop_in_an_s3_landing_is_requested_and_loads(s3_settings, s3_drop, in
     ticker.now = time.time() + 1
     assert "waiting for them to settle" in _skip(ticker.tick())
     [request] = ticker.tick(after=SETTLE_SECONDS + 1).run_requests
-    assert request.partition_key == KEY
+    assert request.partition_key == partition_key(KEY)
     assert not ticker.tick().run_requests  # unchanged: not requested again
     run = (
         build_definitions(s3_settings)
         .resolve_job_def(COHORT_JOB)
-        .execute_in_process(partition_key=KEY, tags=request.tags, instance=instance)
+        .execute_in_process(partition_key=partition_key(KEY), tags=request.tags, instance=instance)
     )
     assert run.success
 
@@ -355,7 +360,7 @@ def test_a_jsonl_drop_is_requested_once_settled_and_loads(landing, ticker, setti
     run = (
         build_definitions(settings)
         .resolve_job_def(COHORT_JOB)
-        .execute_in_process(partition_key=KEY, tags=request.tags, instance=instance)
+        .execute_in_process(partition_key=partition_key(KEY), tags=request.tags, instance=instance)
     )
     assert run.success
 
@@ -448,7 +453,7 @@ def _half_load(settings: Settings, instance: dg.DagsterInstance, key: str) -> No
         build_definitions(settings)
         .resolve_implicit_global_asset_job_def()
         .execute_in_process(
-            partition_key=key,
+            partition_key=partition_key(key),
             asset_selection=[dg.AssetKey("raw_logs"), dg.AssetKey("raw_archive")],
             instance=instance,
         )
@@ -506,7 +511,7 @@ def test_the_same_bytes_with_new_times_are_not_requested_but_a_changed_byte_is(
     ticker.now = _newest_mtime(folders[touched].parent) + 1
     assert "settle" in _skip(ticker.tick())
     [request] = ticker.tick(after=SETTLE_SECONDS).run_requests
-    assert request.partition_key == changed
+    assert request.partition_key == partition_key(changed)
     assert request.tags[REASON_TAG] == "changed delivery"
     assert "2 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))  # or requested
 
@@ -532,7 +537,7 @@ def test_a_cohort_archived_but_not_loaded_is_reloaded_once(
     # A run of the cohort not started yet may still load it: wait for it.
     queued = instance.create_run_for_job(
         build_definitions(settings).resolve_job_def(COHORT_JOB),
-        tags={"dagster/partition": KEY},
+        tags={"dagster/partition": str(partition_key(KEY))},
         status=dg.DagsterRunStatus.NOT_STARTED,
     )
     reason = _skip(ticker.tick(after=SETTLE_SECONDS))
@@ -541,13 +546,13 @@ def test_a_cohort_archived_but_not_loaded_is_reloaded_once(
     instance.report_run_canceled(queued)
 
     [reload] = ticker.tick(after=SETTLE_SECONDS).run_requests
-    assert reload.partition_key == KEY
+    assert reload.partition_key == partition_key(KEY)
     assert reload.run_key == f"{first.run_key}:reload-{new}-1"
     assert reload.tags[REASON_TAG].startswith("reload: the archive holds delivery")
     run = (
         build_definitions(settings)
         .resolve_job_def(COHORT_JOB)
-        .execute_in_process(partition_key=KEY, tags=reload.tags, instance=instance)
+        .execute_in_process(partition_key=partition_key(KEY), tags=reload.tags, instance=instance)
     )
     assert run.success
     assert _deliveries(settings)[KEY] == new
@@ -652,3 +657,38 @@ def test_the_settle_time_is_a_setting(tmp_path):
     for wrong in ("30s", "-1", "2.5", "1e3", "86401", "³"):
         with pytest.raises(ValueError, match=rf"{LANDING_SETTLE_VAR}='{wrong}': expected whole"):
             Settings.from_env({LANDING_SETTLE_VAR: wrong})
+
+
+@pytest.mark.integration
+def test_a_fleet_landing_requests_exactly_the_sites_and_cohorts_that_landed(
+    settings, landing, ticker, instance
+):
+    """Two rigs of site north and the default rig drop cohorts: one request per (cohort, site)
+    that landed (both north rigs in one), the new site added to the site partitions first; the
+    request loads both rigs; the next ticks ask nothing more."""
+    north = [Rig("north", "rig-1"), Rig("north", "rig-2")]
+    deliver(landing, north[0], KEY, seed=1)
+    deliver(landing, north[1], KEY, seed=2)
+    deliver(landing, DEFAULT_RIG, "2008-06-26", seed=3)
+    ticker.now = _newest_mtime(landing) + 1
+    ticker.tick()
+    result = ticker.tick(after=SETTLE_SECONDS)
+    by_key = {r.partition_key: r for r in result.run_requests}
+    assert sorted(by_key) == [partition_key(KEY, "north"), partition_key("2008-06-26")]
+    [added] = result.dynamic_partitions_requests
+    assert added.partitions_def_name == "sites"
+    assert sorted(added.partition_keys) == ["default", "north"]
+    request = by_key[partition_key(KEY, "north")]
+    assert request.run_key.count("rig-") == 2 and request.run_key.startswith("rig-1/")
+
+    instance.add_dynamic_partitions("sites", ["north"])  # what the daemon does with `added`
+    run = (
+        build_definitions(settings)
+        .resolve_job_def(COHORT_JOB)
+        .execute_in_process(
+            partition_key=request.partition_key, tags=request.tags, instance=instance
+        )
+    )
+    assert run.success
+    ticker.instance = instance
+    assert "3 cohorts up to date" in _skip(ticker.tick(after=SETTLE_SECONDS))  # asked once each

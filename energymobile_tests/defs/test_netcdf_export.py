@@ -17,6 +17,7 @@ import xarray as xr
 from energymobile.backfill import failure_reason
 from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.definitions import NETCDF_JOB, build_definitions
+from energymobile.defs.partitions import partition_key
 from energymobile.sample.generate import profile_path
 from energymobile.storage.exports import cohort_csv_key, read_csv_export
 from energymobile.storage.netcdf import netcdf_key
@@ -68,7 +69,8 @@ def assert_holds_the_delivery(dataset: xr.Dataset, folder: Path, landing: Path) 
 
 def latest_metadata(instance: dg.DagsterInstance, key: str = KEY) -> dict:
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=ASSET, asset_partitions=[key]), limit=1
+        dg.AssetRecordsFilter(asset_key=ASSET, asset_partitions=[str(partition_key(key))]),
+        limit=1,
     ).records
     assert records, "netcdf_arrays was not materialized"
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
@@ -172,7 +174,10 @@ def test_without_an_archive_it_fails_saying_what_to_do(settings, generate, insta
     generate(KEY)
     job = build_definitions(settings).resolve_job_def(NETCDF_JOB)
     result = job.execute_in_process(
-        partition_key=KEY, instance=instance, asset_selection=[ASSET], raise_on_error=False
+        partition_key=partition_key(KEY),
+        instance=instance,
+        asset_selection=[ASSET],
+        raise_on_error=False,
     )
     assert not result.success
     reason = failure_reason(result) or ""

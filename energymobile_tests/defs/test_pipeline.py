@@ -43,7 +43,15 @@ def test_two_cohorts_reach_the_warehouse_and_the_csv(settings, generate, materia
 
     first = read_csv_export(store.get_bytes(cohort_csv_key("2008-03-26")))
     assert len(first) == SHORT_CYCLES
-    assert list(first.columns[:4]) == ["cohort", "cycle", "date_time", "cumulative_minutes"]
+    assert list(first.columns[:6]) == [
+        "site",
+        "rig",
+        "cohort",
+        "cycle",
+        "date_time",
+        "cumulative_minutes",
+    ]
+    assert set(first["rig"]) == {"default"}  # the single-rig layout: the default rig
     expected = FIRST_COLUMNS + MEAN_COLUMNS + CONDITION_COLUMNS + DESCRIPTION_COLUMNS
     assert set(expected) <= set(first.columns)
     assert first["date_time"].iloc[0] == pd.Timestamp("2008-03-26 00:00")

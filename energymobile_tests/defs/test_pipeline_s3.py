@@ -14,7 +14,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from energymobile.backfill import materialize_combined
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import cohort_site_partitions, partition_key
 from energymobile.dictionary import CSV_HEADER, PARQUET_COLUMNS
 from energymobile.storage.archive import decompress, read_archive
 from energymobile.storage.exports import (
@@ -47,7 +47,7 @@ COMBINED = dg.AssetKey("combined_csv")
 def _materialization(
     instance: dg.DagsterInstance, key: str | None, asset: dg.AssetKey = EXPORT
 ) -> dg.AssetMaterialization:
-    partitions = [key] if key else None
+    partitions = [str(partition_key(key))] if key else None
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=asset, asset_partitions=partitions), limit=1
     ).records
@@ -86,7 +86,7 @@ def test_two_cohorts_run_end_to_end_on_s3(
         expected_keys += [f"raw/cohort={key}/delivery={delivery}/{name}.zst" for name in files]
         expected_keys.append(f"raw/cohort={key}/manifest.json")
         # The values between steps, beside the exports so any host's run can read them.
-        expected_keys += [f"intermediate/{a}/{key}" for a in INTERMEDIATE_ASSETS]
+        expected_keys += [f"intermediate/{a}/{key}/default" for a in INTERMEDIATE_ASSETS]
     assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/") == sorted(
         f"{s3_prefix}/{k}" for k in expected_keys
     )
@@ -97,7 +97,7 @@ def test_two_cohorts_run_end_to_end_on_s3(
         metadata = _materialization(instance, key).metadata
         csv_uri, parquet_uri = metadata["csv_uri"].value, metadata["parquet_uri"].value
         assert csv_uri == f"{base}/{HISTORICAL_PREFIX}/cohort={key}/data.csv"
-        assert parquet_uri == f"{base}/{PARQUET_PREFIX}/cohort={key}/data.parquet"
+        assert parquet_uri == f"{base}/{PARQUET_PREFIX}/site=default/cohort={key}/data.parquet"
         assert metadata["dictionary_uri"].value == f"{base}/{DICTIONARY_KEY}"
         csv_bytes = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{cohort_csv_key(key)}")
         assert csv_bytes.startswith(CSV_HEADER)
@@ -110,7 +110,8 @@ def test_two_cohorts_run_end_to_end_on_s3(
         assert list(parquet.columns) == [c.name for c in PARQUET_COLUMNS]
         assert str(pd.Timestamp(parquet["date_time"].iloc[0])) == f"{key} 00:00:00"
         typed = read_csv_export(csv_bytes)
-        pd.testing.assert_frame_equal(typed.drop(columns="cohort"), parquet, check_dtype=False)
+        data_columns = list(parquet.columns)  # site and cohort: in the path
+        pd.testing.assert_frame_equal(typed[data_columns], parquet, check_dtype=False)
         frames.append(typed)
 
     combined = moto_s3.object_bytes(S3_BUCKET, f"{s3_prefix}/{COMBINED_KEY}")
@@ -150,12 +151,15 @@ def test_two_cohorts_run_end_to_end_on_s3(
         assert moto_s3.secret_access_key not in stored_text(instance, outcome.run_id)
 
 
-def test_the_io_manager_loads_a_partition_back_from_s3(s3_settings, s3_drop, materialize):
+def test_the_io_manager_loads_a_partition_back_from_s3(s3_settings, s3_drop, materialize, instance):
     s3_drop(KEYS[0])
     assert materialize(KEYS[0], on=s3_settings)[0].success
     manager = HistoricalCsvIOManager(object_store=ObjectStoreResource(url=s3_settings.object_store))
     context = dg.build_input_context(
-        asset_key=EXPORT, partition_key=KEYS[0], asset_partitions_def=cohort_partitions
+        asset_key=EXPORT,
+        partition_key=partition_key(KEYS[0]),
+        asset_partitions_def=cohort_site_partitions,
+        instance=instance,
     )
     frame = manager.load_input(context)
     assert list(frame.columns) == list(FLAT_COLUMNS) and len(frame) == SHORT_CYCLES

@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 
 from energymobile.backfill import execute_cohorts_on_workers, materialize_cohorts
 from energymobile.cohorts import cohort_keys
+from energymobile.defs.partitions import add_sites, partition_key
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
+from energymobile.rigs import Rig
 from energymobile.settings import (
     CELERY_BROKER_VAR,
     DATABASE_URL_VAR,
@@ -33,12 +35,16 @@ from energymobile.settings import (
 from energymobile_tests.support.celery import RedisBroker, celery_workers, wait_until_ready
 from energymobile_tests.support.mariadb import MariaDBServer
 from energymobile_tests.support.postgres import PostgresServer
-from energymobile_tests.support.readback import fact_rows
+from energymobile_tests.support.readback import fleet_fact_rows
 from energymobile_tests.support.s3 import S3_BUCKET
 
 pytestmark = pytest.mark.integration
 
 KEYS = cohort_keys("2008-03-26", 3)
+SITE = "north"
+RIGS = (Rig(SITE, "rig-a"), Rig(SITE, "rig-b"))
+"""Two rigs of one site: each run loads both (a partition is a cohort of a site)."""
+PARTITIONS = [partition_key(key, SITE) for key in KEYS]
 WORKER_EVENT_FIELD = "Celery worker"
 """dagster-celery's engine event at the start of each step names the worker's host name."""
 
@@ -57,8 +63,8 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
     monkeypatch: pytest.MonkeyPatch,
 ):
     started = time.monotonic()
-    for key in KEYS:
-        s3_drop(key)
+    for seed, (key, rig) in enumerate((k, r) for k in KEYS for r in RIGS):
+        s3_drop(key, seed=seed, rig=rig)
 
     with mariadb.fresh_database() as reference_url:
         shared = {
@@ -88,9 +94,11 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
                 }
             )
             with dg.DagsterInstance.ephemeral() as instance:
-                in_process = materialize_cohorts(KEYS, settings=reference, instance=instance)
+                in_process = materialize_cohorts(
+                    KEYS, settings=reference, instance=instance, site=SITE
+                )
             assert [o.failure for o in in_process] == [None] * len(KEYS)
-            expected = {key: fact_rows(reference_url, key) for key in KEYS}
+            expected = {key: fleet_fact_rows(reference_url, key) for key in KEYS}
             reference_done = time.monotonic()
             wait_until_ready(workers)
             workers_ready = time.monotonic()
@@ -104,9 +112,14 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
             monkeypatch.setenv(CELERY_BROKER_VAR, redis.url)
             monkeypatch.setenv("DAGSTER_HOME", str(launcher_home))
             with dg.DagsterInstance.from_config(str(launcher_home)) as instance:
-                outcomes = execute_cohorts_on_workers(KEYS, instance=instance, parallel_runs=3)
+                add_sites(instance, [SITE])
+                outcomes = execute_cohorts_on_workers(
+                    PARTITIONS, instance=instance, parallel_runs=3
+                )
                 logs = "\n".join(w.log_tail() for w in workers)
-                assert [(o.key, o.failure) for o in outcomes] == [(k, None) for k in KEYS], logs
+                assert [(o.key, o.failure) for o in outcomes] == [(k, None) for k in PARTITIONS], (
+                    logs
+                )
                 ran_on = {o.run_id: _step_workers(instance, o.run_id) for o in outcomes}
                 for outcome in outcomes:  # the broker's password is nowhere Dagster keeps
                     run = instance.get_run_by_id(outcome.run_id)
@@ -121,9 +134,11 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
     for steps in ran_on.values():  # every step of every run went through a worker
         assert {"raw_logs", "hourly_readings", "mysql_tables"} <= {s.split(".")[0] for s in steps}
     for key in KEYS:
-        assert fact_rows(mysql_url, key) == expected[key], key
+        rows = fleet_fact_rows(mysql_url, key)
+        assert {row[:2] for row in rows} == {(rig.site, rig.name) for rig in RIGS}, key
+        assert rows == expected[key], key
     print(
-        f"\ncelery backfill of {len(KEYS)} cohorts: in-process reference "
+        f"\ncelery backfill of {len(KEYS)} cohorts x {len(RIGS)} rigs: in-process reference "
         f"{reference_done - started:.0f} s, workers ready {workers_ready - started:.0f} s, "
         f"runs {runs_done - workers_ready:.0f} s; steps per worker "
         f"{ {n: sum(w.startswith(n) for s in ran_on.values() for w in s.values()) for n in names} }"

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
+from energymobile.defs.partitions import partition_key
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.settings import Settings
 from energymobile_tests.support.mariadb import MariaDBServer
 from energymobile_tests.support.polling import wait_for
@@ -151,9 +153,12 @@ def test_a_dropped_cohort_loads_and_profile_merged_reruns_alone_from_the_shared_
         )
         assert rerun["status"] == "SUCCESS", _failures(prod, run_id)
         assert rerun["stepKeysToExecute"] == ["profile_merged"]
-        materialized = prod.graphql(MATERIALIZATIONS, {"partition": KEY})["assetOrError"]
+        materialized = prod.graphql(MATERIALIZATIONS, {"partition": str(partition_key(KEY))})[
+            "assetOrError"
+        ]
         assert materialized["assetMaterializations"] == [{"runId": run_id}]
-        assert f"{intermediates}profile_merged/{KEY}" in moto_s3.keys(S3_BUCKET, intermediates)
+        stored = f"{intermediates}profile_merged/{KEY}/{DEFAULT_SITE}"
+        assert stored in moto_s3.keys(S3_BUCKET, intermediates)
     print(
         f"production topology: ready in {ready - started:.0f} s, drop to CSV "
         f"{loaded - ready:.0f} s, total {time.monotonic() - started:.0f} s"
@@ -175,7 +180,8 @@ def _aws_environment(moto_s3: MotoS3) -> dict[str, str]:
 
 
 def _cohort_runs(prod: ProductionDeployment, job: str) -> list[dict[str, Any]]:
-    runs = prod.graphql(RUNS, {"filter": {"tags": [{"key": "dagster/partition", "value": KEY}]}})
+    cohort = {"key": "dagster/partition", "value": str(partition_key(KEY))}
+    runs = prod.graphql(RUNS, {"filter": {"tags": [cohort]}})
     return [r for r in runs["runsOrError"]["results"] if r["jobName"] == job]
 
 
@@ -208,7 +214,9 @@ def _launch_profile_merged(prod: ProductionDeployment, key: str) -> str:
             "assetSelection": [{"path": ["profile_merged"]}],
             "assetCheckSelection": [],
         },
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+        "executionMetadata": {
+            "tags": [{"key": "dagster/partition", "value": str(partition_key(key))}]
+        },
     }
     launched = prod.graphql(LAUNCH, {"executionParams": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched

@@ -146,3 +146,54 @@ def load_legacy_cohort(
             )
     finally:
         engine.dispose()
+
+
+def load_at_006(url: str, load: CohortLoad) -> None:
+    """The cohort as energymobile wrote it at revision 006 (before rigs): both statistics, the
+    delivery recorded, no rig."""
+    facts = fact_table(load.frame, load.key).drop("rig_id")
+    start, end = cohort_window(load.key)
+    engine = legacy_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO cohorts (cohort, window_start, window_end, row_count, statistic,"
+                    " source_sha256, loaded_at, delivery)"
+                    " VALUES (:k, :s, :e, :n, 'both', :sha, :at, :d)"
+                ),
+                {
+                    "k": load.key,
+                    "s": start,
+                    "e": end,
+                    "n": facts.height,
+                    "sha": load.source_sha256,
+                    "at": datetime.now(UTC).replace(tzinfo=None),
+                    "d": load.delivery,
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
+                    " VALUES (:k, :name, :bytes, :rows, :sha)"
+                ),
+                [
+                    {
+                        "k": load.key,
+                        "name": r.name,
+                        "bytes": r.bytes,
+                        "rows": r.rows,
+                        "sha": r.sha256,
+                    }
+                    for r in load.receipts
+                ],
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO {FACT_TABLE} ({', '.join(facts.columns)}) "
+                    f"VALUES ({', '.join(':' + c for c in facts.columns)})"
+                ),
+                facts.rows(named=True),
+            )
+    finally:
+        engine.dispose()

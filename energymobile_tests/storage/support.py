@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from energymobile.channels import CHANNELS, FIRST_COLUMNS, MEAN_COLUMNS
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.warehouse import (
     FLAT_COLUMNS,
     FLAT_VIEW,
@@ -49,14 +50,14 @@ def database_url(request: pytest.FixtureRequest, dialect: str, tmp_path: Path) -
     return str(request.getfixturevalue(fixture))
 
 
-def cohort_load(key: str, rows: int = ROWS, seed: int = 0) -> CohortLoad:
+def cohort_load(key: str, rows: int = ROWS, seed: int = 0, rig: Rig = DEFAULT_RIG) -> CohortLoad:
     """The benchmark's synthetic cohort, at the tests' size."""
-    return synthetic_load(key, rows, seed)
+    return synthetic_load(key, rows, seed, rig)
 
 
 def expected_rows(load: CohortLoad) -> pd.DataFrame:
-    """What the view must return for this load."""
-    return typed_flat_frame(load.frame.copy())
+    """What the view must return for this load: its rows under its rig's site and name."""
+    return typed_flat_frame(load.frame.assign(site=load.rig.site, rig=load.rig.name))
 
 
 def expected_rows_before_005(load: CohortLoad, statistic: str) -> pd.DataFrame:
@@ -104,7 +105,8 @@ def legacy_view_rows(engine: Engine, key: str, statistic: str) -> pd.DataFrame:
     """The cohort's rows of oil_well_hourly before revision 005 (one column per sensor, holding
     the statistic the cohort was loaded with), laid out as since 005 for comparison."""
     old = {c.column: f"{c.column}_{statistic}" for c in CHANNELS}
-    columns = [name for name in FLAT_COLUMNS if name not in (*FIRST_COLUMNS, *MEAN_COLUMNS)]
+    rig = ("site", "rig")  # not in the view before revision 007: the default rig's
+    columns = [n for n in FLAT_COLUMNS if n not in (*FIRST_COLUMNS, *MEAN_COLUMNS, *rig)]
     with engine.connect() as conn:
         result = conn.execute(
             text(
@@ -117,7 +119,7 @@ def legacy_view_rows(engine: Engine, key: str, statistic: str) -> pd.DataFrame:
     for name in (*FIRST_COLUMNS, *MEAN_COLUMNS):
         if name not in frame:
             frame[name] = float("nan")
-    return typed_flat_frame(frame)
+    return typed_flat_frame(frame.assign(site=DEFAULT_RIG.site, rig=DEFAULT_RIG.name))
 
 
 def at_once(

@@ -11,18 +11,22 @@ import pytest
 
 from energymobile.ingest.delivery import read_delivery
 from energymobile.ingest.reduce import FileReceipt
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.sample.generate import generate_cohort, profile_path
 from energymobile.storage.archive import (
     ArchiveMissing,
     ArchiveSpool,
     archive_delivery,
     archive_prefix,
+    archived_rigs,
     compress,
     decompress,
     delivery_id,
     manifest_key,
     read_archive,
+    restore_delivery,
 )
+from energymobile.storage.landing import logs_dir
 from energymobile.storage.object_store import LocalObjectStore, StoredObject
 
 KEY = "2008-03-26"
@@ -166,3 +170,32 @@ def test_an_archive_written_before_delivery_folders_is_still_read(tmp_path: Path
     assert current_files(store) == files
     assert list(read_archive(store, KEY).receipts) == [FileReceipt(**r.__dict__) for r in receipts]
     assert read_archive(store, KEY).stored_bytes == {}  # not recorded then
+
+
+@pytest.mark.integration
+def test_each_rig_has_its_own_archive_and_a_sites_rigs_are_one_listing(tmp_path: Path):
+    """The default rig keeps raw/cohort=<key>/; another rig's deliveries go under
+    raw/site=<site>/cohort=<key>/rig=<rig>/, so archiving one rig never switches another's
+    manifest, and the rigs of a site with an archive of a cohort are found by one listing."""
+    store = LocalObjectStore(tmp_path / "s3")
+    north, other_north, south = Rig("north", "rig-1"), Rig("north", "rig-2"), Rig("south", "a")
+    by_rig = {rig: delivered(tmp_path, seed=i) for i, rig in enumerate([DEFAULT_RIG, north, south])}
+    for rig, (files, receipts) in by_rig.items():
+        compressed = {n: compress(d) for n, d in files.items()}
+        archive_delivery(store, KEY, compressed, receipts, rig=rig)
+
+    assert archive_prefix(KEY) == f"raw/cohort={KEY}/"
+    assert archive_prefix(KEY, north) == f"raw/site=north/cohort={KEY}/rig=rig-1/"
+    for rig, (files, receipts) in by_rig.items():
+        current = read_archive(store, KEY, rig)
+        assert current.rig == rig and current.delivery == delivery_id(receipts)
+        assert {name: current.read(store, name) for name in current.objects} == files
+        assert all(key.startswith(archive_prefix(KEY, rig)) for key in current.objects.values())
+    assert archived_rigs(store, KEY, "north") == [north]
+    assert archived_rigs(store, KEY, DEFAULT_RIG.site) == [DEFAULT_RIG]
+    assert archived_rigs(store, "2008-06-26", "north") == []
+    with pytest.raises(ArchiveMissing, match="rig north/rig-2"):
+        read_archive(store, KEY, other_north)
+
+    restored = restore_delivery(store, KEY, tmp_path / "restored", north)
+    assert (tmp_path / "restored" / logs_dir(north) / KEY / "TS1.txt") in restored

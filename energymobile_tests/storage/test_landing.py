@@ -10,8 +10,9 @@ import pytest
 
 from energymobile.ingest.delivery import read_delivery
 from energymobile.ingest.errors import InputError
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.sample.generate import generate_cohort
-from energymobile.storage.landing import LocalLanding
+from energymobile.storage.landing import LocalLanding, logs_dir
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +126,38 @@ def test_a_file_gone_after_the_listing_is_named(landing):
             read=lambda name: source.read_cohort_file(KEY, name),
             read_profile_bytes=source.read_profile,
         )
+
+
+def test_both_layouts_side_by_side_name_their_rigs(tmp_path):
+    """`logs/<cohort>/` is the default rig; `sites/<site>/<rig>/logs/<cohort>/` any other; one
+    profile.txt for all. Names that cannot be a site or rig, and the default rig under sites/,
+    are set aside with the reason; a rig folder without logs/ is no rig yet."""
+    root = tmp_path / "landing"
+    generate_cohort(root, KEY, cycles=3)
+    north = Rig("north", "rig-1")
+    fleet_logs = root / logs_dir(north)
+    fleet_logs.mkdir(parents=True)
+    (root / "logs" / KEY).rename(fleet_logs / KEY)
+    generate_cohort(root, KEY, cycles=3)  # the default rig's own drop again
+    (fleet_logs / KEY / "TS1.txt").write_bytes(b"fleet\n")
+    (root / "sites" / "north" / "rig 2" / "logs").mkdir(parents=True)
+    (root / "sites" / "default" / "default" / "logs").mkdir(parents=True)
+    (root / "sites" / "south" / "rig-3").mkdir(parents=True)  # no logs/ yet
+
+    landing = LocalLanding(root)
+    found = landing.rig_folders()
+    assert found.rigs == [DEFAULT_RIG, north]
+    assert sorted(found.ignored) == ["sites/default/default", "sites/north/rig 2"]
+    assert "not a valid rig name" in found.ignored["sites/north/rig 2"]
+    assert landing.cohort_folders(north) == [KEY] == landing.cohort_folders()
+    assert len(landing.list_cohort(KEY, north)) == 17
+    assert landing.read_cohort_file(KEY, "TS1.txt", north) == b"fleet\n"
+    assert landing.read_cohort_file(KEY, "TS1.txt") != b"fleet\n"
+    assert landing.describe(KEY, north) == str(root / "sites/north/rig-1/logs" / KEY)
+    assert landing.read_profile() == (root / "profile" / "profile.txt").read_bytes()
+
+
+def test_a_fleet_landing_without_the_single_rig_folder_has_no_default_rig(tmp_path):
+    root = tmp_path / "landing"
+    (root / logs_dir(Rig("north", "rig-1")) / KEY).mkdir(parents=True)
+    assert LocalLanding(root).rig_folders().rigs == [Rig("north", "rig-1")]

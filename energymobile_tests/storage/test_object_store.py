@@ -261,10 +261,11 @@ def test_the_combined_files_rows_per_cohort_are_read_back_from_the_store(store):
 def test_parquet_copies_read_back_like_the_csv(store):
     frames = _export(store, KEYS[:1])
     frame = pd.read_parquet(io.BytesIO(store.get_bytes(cohort_parquet_key(KEYS[0]))))
-    assert list(frame.columns) == [c.name for c in PARQUET_COLUMNS]  # cohort: in the path
+    names = [c.name for c in PARQUET_COLUMNS]
+    assert list(frame.columns) == names  # site and cohort: in the path
     csv = read_csv_export(store.get_bytes(cohort_csv_key(KEYS[0])))
     pd.testing.assert_frame_equal(csv, frames[KEYS[0]])
-    expected = frames[KEYS[0]].drop(columns="cohort")
+    expected = frames[KEYS[0]][names]
     pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
     assert frame["date_time"].dtype == "datetime64[ms]"  # milliseconds: what Athena reads
 

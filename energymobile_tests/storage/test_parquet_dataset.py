@@ -22,6 +22,7 @@ from energymobile.dictionary import (
     PARTITION_COLUMNS,
     athena_ddl,
 )
+from energymobile.rigs import DEFAULT_SITE, Rig
 from energymobile.storage.exports import (
     PARQUET_PREFIX,
     cohort_parquet_key,
@@ -33,31 +34,38 @@ from energymobile_tests.support.synthetic import synthetic_cohort_frame
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KEYS = ("2008-03-26", "2008-06-26", "2008-09-26")
+OTHER_RIG = Rig("north", "rig-1")
+"""A rig of another site, which delivered the first cohort too."""
 ROWS = 5
 DATA_COLUMNS = [c.name for c in PARQUET_COLUMNS]
 
 
 def _export(store: ObjectStore) -> pd.DataFrame:
-    """Three cohorts exported; their flat rows, as the dataset must return them."""
+    """Three cohorts of the default site and the first of another site exported; their flat
+    rows, as the dataset must return them."""
     frames = [synthetic_cohort_frame(key, ROWS, seed=i) for i, key in enumerate(KEYS)]
     for key, frame in zip(KEYS, frames, strict=True):
         write_cohort_export(store, key, frame)
-    both = pd.concat(frames, ignore_index=True)
+    other = synthetic_cohort_frame(KEYS[0], ROWS, seed=9, rig=OTHER_RIG)
+    write_cohort_export(store, KEYS[0], other, OTHER_RIG.site)
+    both = pd.concat([*frames, other], ignore_index=True)
     return both[[*DATA_COLUMNS, *PARTITION_COLUMNS]]
 
 
 def _in_key_order(frame: pd.DataFrame) -> pd.DataFrame:
-    frame = frame.copy()
-    frame["cohort"] = frame["cohort"].astype(str).astype("string")
+    frame = frame[[*DATA_COLUMNS, *PARTITION_COLUMNS]].copy()  # DuckDB orders partitions its way
+    for column in PARTITION_COLUMNS:
+        frame[column] = frame[column].astype(str).astype("string")
     frame["date_time"] = frame["date_time"].astype("datetime64[ns]")
-    return frame.sort_values(["cohort", "cycle"], ignore_index=True)
+    return frame.sort_values(["site", "cohort", "cycle"], ignore_index=True)
 
 
 def _duckdb_rows(connection: duckdb.DuckDBPyConnection, glob: str) -> pd.DataFrame:
-    """DuckDB's hive reader over the prefix; `cohort` kept a string, as Athena declares it."""
+    """DuckDB's hive reader over the prefix; `site` and `cohort` kept strings, as Athena
+    declares them."""
     return connection.sql(
         f"SELECT * FROM read_parquet('{glob}', hive_partitioning = true, "
-        "hive_types = {'cohort': VARCHAR})"
+        "hive_types = {'site': VARCHAR, 'cohort': VARCHAR})"
     ).df()
 
 
@@ -72,6 +80,8 @@ def _assert_one_dataset(
     recent = dataset.to_table(filter=ds.field("cohort") >= KEYS[1]).to_pandas()
     assert sorted(recent["cohort"].unique()) == list(KEYS[1:])
     assert len(recent) == ROWS * 2
+    one_site = dataset.to_table(filter=ds.field("site") == OTHER_RIG.site).to_pandas()
+    assert set(one_site["rig"]) == {OTHER_RIG.name} and len(one_site) == ROWS
 
     via_duckdb = _duckdb_rows(duckdb_connection(filesystem), duck_glob)
     pd.testing.assert_frame_equal(
@@ -93,10 +103,16 @@ def test_the_prefix_holds_only_parquet_files_and_reads_as_one_dataset(tmp_path):
     store = open_object_store(f"file://{tmp_path / 'store'}")
     expected = _export(store)
     files = store.list_keys(f"{PARQUET_PREFIX}/")
-    assert files == [cohort_parquet_key(key) for key in KEYS]
-    assert all(re.fullmatch(rf"{PARQUET_PREFIX}/cohort=[0-9-]+/data\.parquet", f) for f in files)
+    assert files == sorted(
+        [cohort_parquet_key(key) for key in KEYS] + [cohort_parquet_key(KEYS[0], OTHER_RIG.site)]
+    )
+    assert all(
+        re.fullmatch(rf"{PARQUET_PREFIX}/site=[a-z-]+/cohort=[0-9-]+/data\.parquet", f)
+        for f in files
+    )
+    assert cohort_parquet_key(KEYS[0]).startswith(f"{PARQUET_PREFIX}/site={DEFAULT_SITE}/")
     prefix = str(tmp_path / "store" / PARQUET_PREFIX)
-    _assert_one_dataset(expected, prefix, None, f"{prefix}/*/*.parquet")
+    _assert_one_dataset(expected, prefix, None, f"{prefix}/*/*/*.parquet")
 
 
 @pytest.mark.integration
@@ -106,14 +122,15 @@ def test_the_prefix_reads_as_one_dataset_from_s3(moto_s3, s3_prefix):
     store = open_object_store(f"s3://{S3_BUCKET}/{s3_prefix}")
     expected = _export(store)
     prefix = f"s3://{S3_BUCKET}/{s3_prefix}/{PARQUET_PREFIX}/"
-    assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/{PARQUET_PREFIX}/") == [
-        f"{s3_prefix}/{cohort_parquet_key(key)}" for key in KEYS
-    ]
+    assert moto_s3.keys(S3_BUCKET, f"{s3_prefix}/{PARQUET_PREFIX}/") == sorted(
+        [f"{s3_prefix}/{cohort_parquet_key(key)}" for key in KEYS]
+        + [f"{s3_prefix}/{cohort_parquet_key(KEYS[0], OTHER_RIG.site)}"]
+    )
     pd.testing.assert_frame_equal(
         _in_key_order(pd.read_parquet(prefix)), _in_key_order(expected)
     )  # the URI alone, as in a notebook
     filesystem, path = pafs.FileSystem.from_uri(prefix)
-    _assert_one_dataset(expected, path, filesystem, f"s3://{path.rstrip('/')}/*/*.parquet")
+    _assert_one_dataset(expected, path, filesystem, f"s3://{path.rstrip('/')}/*/*/*.parquet")
 
 
 # -- Athena ---------------------------------------------------------------------------------
@@ -178,7 +195,7 @@ def test_the_athena_table_in_the_docs_matches_the_files_and_queries_like_duckdb(
     hive_types = ", ".join(f"'{name}': {DUCKDB_FOR_ATHENA[kind]}" for name, kind in partitions)
     table = duckdb.connect().sql(
         f"SELECT {casts}, {', '.join(name for name, _ in partitions)} FROM read_parquet("
-        f"'{prefix}/*/*.parquet', hive_partitioning = true, hive_types = {{{hive_types}}})"
+        f"'{prefix}/*/*/*.parquet', hive_partitioning = true, hive_types = {{{hive_types}}})"
     )
     assert [str(t) for t in table.types] == [
         *(DUCKDB_FOR_ATHENA[kind] for _, kind in columns),

@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from energymobile.channels import CONDITION_COLUMNS
 from energymobile.cohorts import cohort_window
 from energymobile.defs.assets import mysql_tables
-from energymobile.defs.partitions import cohort_partitions
 from energymobile.storage.io_managers import WarehouseIOManager
 from energymobile.storage.resources import WarehouseResource
 from energymobile.storage.retry import (
@@ -52,9 +51,8 @@ def _cohort_load(cycles: int = 3) -> CohortLoad:
 
 
 def _output_context() -> dg.OutputContext:
-    return dg.build_output_context(
-        asset_key=mysql_tables.key, partition_key=KEY, asset_partitions_def=cohort_partitions
-    )
+    """The store of one (cohort, site) partition: the loads say which cohort and rig."""
+    return dg.build_output_context(asset_key=mysql_tables.key)
 
 
 def test_the_load_carries_a_bounded_exponential_retry_policy():
@@ -73,9 +71,9 @@ def test_a_locked_warehouse_reaches_the_retry_policy_as_it_is(tmp_path):
         with holder.connect() as conn:
             conn.exec_driver_sql("BEGIN EXCLUSIVE")
             with pytest.raises(OperationalError, match="database is locked"):
-                manager.handle_output(_output_context(), load)
+                manager.handle_output(_output_context(), [load])
             conn.rollback()
-        manager.handle_output(_output_context(), load)  # the next attempt succeeds
+        manager.handle_output(_output_context(), [load])  # the next attempt succeeds
     finally:
         holder.dispose()
     assert Warehouse(url).loaded_cohorts() == {KEY: 3}
@@ -87,7 +85,7 @@ def test_a_permanent_error_bypasses_the_retry_policy(tmp_path):
     bad = CohortLoad(KEY, load.frame.drop(columns=["ps1_mean"]), load.receipts)
     manager = WarehouseIOManager(warehouse=WarehouseResource(url=url))
     with pytest.raises(dg.Failure) as failure:
-        manager.handle_output(_output_context(), bad)
+        manager.handle_output(_output_context(), [bad])
     assert failure.value.allow_retries is False
     assert f"loading cohort {KEY}" in str(failure.value) and "ValueError" in str(failure.value)
     assert "columns missing from the load" in str(failure.value.__cause__)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.landing import open_landing
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.s3 import S3AccessError, S3Landing, S3ObjectStore, least_privilege_policy
@@ -183,6 +184,16 @@ def test_a_landing_drop_is_listed_and_read_from_s3(moto_s3, s3_prefix, s3_drop):
     assert landing.read_profile() == profile.read_bytes()
     assert landing.describe("2008-03-26") == f"s3://{S3_LANDING_BUCKET}/{base}"
     assert landing.list_cohort("2008-06-26") == {}
+
+    # A fleet rig beside the single-rig layout (storage/landing.py): sites/<site>/<rig>/logs/.
+    north = Rig("north", "rig-1")
+    fleet = f"{s3_prefix}/sites/north/rig-1/logs/2008-03-26"
+    moto_s3.admin.put_object(Bucket=S3_LANDING_BUCKET, Key=f"{fleet}/TS1.txt", Body=b"fleet\n")
+    assert landing.rig_folders().rigs == [DEFAULT_RIG, north]
+    assert landing.cohort_folders(north) == ["2008-03-26"]
+    assert list(landing.list_cohort("2008-03-26", north)) == ["TS1.txt"]
+    assert landing.read_cohort_file("2008-03-26", "TS1.txt", north) == b"fleet\n"
+    assert landing.describe("2008-03-26", north) == f"s3://{S3_LANDING_BUCKET}/{fleet}"
 
 
 def test_the_policy_in_the_docs_is_the_one_enforced_here():

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from energymobile.channels import CHANNELS, CONDITION_COLUMNS, CONDITIONS
 from energymobile.ingest.hourly import KEY_COLUMNS
+from energymobile.rigs import DEFAULT_RIG, DEFAULT_RIG_ID, Rig
 from energymobile.storage.dialects import ForeignKeyViolation
 from energymobile.storage.migrate import (
     DIALECTS,
@@ -44,6 +45,7 @@ from energymobile.storage.warehouse import (
 from energymobile_tests.storage.legacy import (
     OLD_SENSOR_COLUMNS,
     create_legacy_database,
+    load_at_006,
     load_legacy_cohort,
 )
 from energymobile_tests.storage.support import (
@@ -104,7 +106,12 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
     found = inspect(engine)
     assert [c["name"] for c in found.get_columns(oil_well_hourly.name)] == list(FLAT_COLUMNS)
     assert [c["name"] for c in found.get_columns(FACT_TABLE)] == list(FACT_COLUMNS)
-    assert found.get_pk_constraint(FACT_TABLE)["constrained_columns"] == ["cohort", "cycle"]
+    assert found.get_pk_constraint(FACT_TABLE)["constrained_columns"] == [
+        "rig_id",
+        "cohort",
+        "cycle",
+    ]
+    assert found.get_pk_constraint("cohorts")["constrained_columns"] == ["rig_id", "cohort"]
     assert {i["name"] for i in found.get_indexes(FACT_TABLE)} == {
         "ix_sensor_hourly_date_time",
         "ix_sensor_hourly_profile",
@@ -114,7 +121,7 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
         for k in found.get_foreign_keys(FACT_TABLE)
     }
     assert keys == {
-        ("fk_sensor_hourly_cohort", ("cohort",), "cohorts"),
+        ("fk_sensor_hourly_cohort", ("rig_id", "cohort"), "cohorts"),
         ("fk_sensor_hourly_profile", (PROFILE_ID,), PROFILES_TABLE),
     }
     parents = {k["referred_table"] for k in found.get_foreign_keys(PROFILES_TABLE)}
@@ -125,7 +132,7 @@ def assert_matches_schema(engine: Engine, *, made_before_alembic: bool = False) 
 
 
 def test_a_new_database_is_migrated_to_exactly_the_schema_of_schema_py(url, warehouse, engine):
-    assert ALL == ["001", "002", "003", "004", "005", "006"]
+    assert ALL == ["001", "002", "003", "004", "005", "006", "007"]
     assert warehouse.ensure_schema() == ALL
     assert warehouse.ensure_schema() == []  # once per process
     assert_matches_schema(engine)
@@ -336,6 +343,56 @@ def test_005_keeps_each_cohort_loaded_at_004_in_the_column_of_its_statistic(url,
         warehouse.dispose()
 
 
+def test_007_keeps_every_row_loaded_at_006_under_the_default_rig(url, engine, tmp_path):
+    """Two cohorts loaded at revision 006 (one rig, no rigs table) go through 007: every row
+    of cohorts, cohort_files and sensor_hourly is still there, value for value, under the
+    default rig (rig_id 1, site and name `default`); loads of another rig of the same cohort
+    then go beside them and replacing one leaves the other as it was."""
+    assert upgrade(url, migrations_up_to(tmp_path, "006")) == ALL[:6]
+    loads = [cohort_load(KEY, seed=21), cohort_load(OTHER_KEY, seed=22)]
+    for load in loads:
+        load_at_006(url, load)
+    tables = {
+        "cohorts": "cohort",
+        "cohort_files": "cohort, file_name",
+        FACT_TABLE: "cohort, cycle",
+    }
+    before = {t: rows_of(url, f"SELECT * FROM {t} ORDER BY {order}") for t, order in tables.items()}
+
+    warehouse = Warehouse(url)
+    try:
+        assert warehouse.ensure_schema() == ["007"]
+        assert_matches_schema(engine)
+        for table, order in tables.items():
+            # every column of 006, in its order, then rig_id: the default rig's
+            after = rows_of(url, f"SELECT * FROM {table} ORDER BY {order}")
+            assert after == [(*row, DEFAULT_RIG_ID) for row in before[table]], table
+        assert rows_of(url, "SELECT rig_id, site, well, name FROM rigs") == [
+            (DEFAULT_RIG_ID, DEFAULT_RIG.site, DEFAULT_RIG.name, DEFAULT_RIG.name)
+        ]
+        for load in loads:
+            pd.testing.assert_frame_equal(
+                warehouse.read_cohorts([load.key]), expected_rows(load), check_exact=True
+            )
+        assert warehouse.cohort_deliveries() == {load.key: load.delivery for load in loads}
+
+        other_rig = Rig("north-sea", "rig-7")
+        beside = cohort_load(KEY, seed=23, rig=other_rig)
+        assert warehouse.replace_cohort(beside).rows_replaced == 0
+        assert warehouse.rig_id(other_rig) == DEFAULT_RIG_ID + 1  # the sequence went on from 1
+        assert warehouse.replace_cohort(cohort_load(KEY, seed=24)).rows_replaced == ROWS
+        pd.testing.assert_frame_equal(
+            warehouse.read_cohorts([KEY], rig=other_rig), expected_rows(beside), check_exact=True
+        )
+        assert warehouse.loaded_rigs() == {
+            (DEFAULT_RIG, KEY): ROWS,
+            (DEFAULT_RIG, OTHER_KEY): ROWS,
+            (other_rig, KEY): ROWS,
+        }
+    finally:
+        warehouse.dispose()
+
+
 def test_on_sqlite_old_and_new_rows_store_their_timestamps_alike(tmp_path):
     """SQLite keeps DATETIME as text: the new code writes exactly the format the old one did
     (`YYYY-MM-DD HH:MM:SS`), so old and new rows compare and sort as one column."""
@@ -513,8 +570,8 @@ down_revision = "{head}"
 
 def upgrade() -> None:
     op.execute(
-        "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
-        " VALUES ('1999-03-26', 'PS1.txt', 1, 1, 'x')"
+        "INSERT INTO cohort_files (rig_id, cohort, file_name, byte_count, row_count, sha256)"
+        " VALUES (1, '1999-03-26', 'PS1.txt', 1, 1, 'x')"
     )
 '''
 

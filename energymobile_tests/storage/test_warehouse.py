@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from energymobile.ingest.hourly import KEY_COLUMNS
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import COPY, EXECUTEMANY, LOAD_DATA, BulkLoadError
 from energymobile.storage.exports import csv_bytes, read_csv_export
@@ -151,6 +152,37 @@ def test_cohorts_loaded_at_the_same_time_do_not_block_each_other(url, warehouse)
     assert scalar(url, "SELECT COUNT(*) FROM sensor_hourly") == 3 * ROWS
 
 
+def test_rigs_of_one_cohort_load_at_the_same_time_and_replace_only_their_own_rows(url, warehouse):
+    """Three rigs (two sites, one the default rig) deliver the same cohort; they load at once
+    (registering the two new rigs at once too), twice: no error, every rig's rows exactly once.
+    Replacing one rig's cohort leaves the others' rows as they were."""
+    rigs = [DEFAULT_RIG, Rig("north", "rig-1"), Rig("south", "rig-1")]
+    loads = [cohort_load(KEY, seed=30 + i, rig=rig) for i, rig in enumerate(rigs)]
+    calls = [lambda wh, load=load: wh.replace_cohort(load) for load in loads]
+    for round_ in range(2):
+        _, errors = at_once(url, calls)
+        assert errors == [], f"round {round_}"
+    assert warehouse.rigs() == sorted(rigs)
+    by_rig = pd.concat([expected_rows(load) for load in sorted(loads, key=lambda x: x.rig)])
+    pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY]), by_rig.reset_index(drop=True))
+    assert warehouse.loaded_cohorts() == {KEY: 3 * ROWS}
+    assert warehouse.loaded_cohorts(site="north") == {KEY: ROWS}
+
+    again = cohort_load(KEY, seed=40, rig=rigs[1])
+    assert warehouse.replace_cohort(again).rows_replaced == ROWS
+    pd.testing.assert_frame_equal(warehouse.read_cohorts([KEY], rig=rigs[1]), expected_rows(again))
+    for load in (loads[0], loads[2]):
+        pd.testing.assert_frame_equal(
+            warehouse.read_cohorts([KEY], rig=load.rig), expected_rows(load), check_exact=True
+        )
+    pd.testing.assert_frame_equal(
+        warehouse.read_cohorts([KEY], site="default"), expected_rows(loads[0])
+    )
+    assert warehouse.cohort_deliveries(rigs[2]) == {KEY: loads[2].delivery}
+    assert warehouse.stored_hours(KEY, rigs[1]).loaded_rows == ROWS
+    assert warehouse.stored_hours(OTHER_KEY, rigs[1]).loaded_rows is None
+
+
 def test_foreign_keys_hold_and_a_refused_load_keeps_the_previous_rows(loader):
     """An undocumented code has no condition_profiles row: the profile's foreign key refuses
     the load on every path (LOAD DATA would silently skip the row: we refuse the whole load),
@@ -175,8 +207,9 @@ def test_foreign_keys_hold_and_a_refused_load_keeps_the_previous_rows(loader):
     with pytest.raises(IntegrityError, match=r"(?i)foreign key"), engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO cohort_files (cohort, file_name, byte_count, row_count, sha256)"
-                " VALUES ('1999-03-26', 'PS1.txt', 1, 1, :sha)"
+                "INSERT INTO cohort_files"
+                " (rig_id, cohort, file_name, byte_count, row_count, sha256)"
+                " VALUES (1, '1999-03-26', 'PS1.txt', 1, 1, :sha)"
             ),
             {"sha": "0" * 64},
         )

@@ -54,13 +54,14 @@ def test_the_wheel_migrates_a_new_database_from_an_empty_folder_and_refuses_with
         "004_condition_profiles.py",
         "005_both_statistics_per_cycle.py",
         "006_cohort_delivery.py",
+        "007_rigs.py",
     ]
 
     ran = first_use(site, tmp_path / "empty")
     assert ran.returncode == 0, ran.stderr
     imported, applied = ran.stdout.splitlines()[-2:]
     assert Path(imported).is_relative_to(site)  # the wheel's copy, not the checkout's
-    assert applied == "['001', '002', '003', '004', '005', '006']"
+    assert applied == "['001', '002', '003', '004', '005', '006', '007']"
     assert (tmp_path / "empty" / "warehouse.sqlite").is_file()
 
     for revision in (site / "energymobile/storage/migrations/versions").glob("0*.py"):

@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 from sqlalchemy import create_engine, text
 
+from energymobile.defs.partitions import partition_key
 from energymobile.settings import Settings
 from energymobile.storage.exports import cohort_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
@@ -31,6 +32,23 @@ def fact_rows(url: str, key: str) -> list[tuple]:
         engine.dispose()
 
 
+def fleet_fact_rows(url: str, key: str) -> list[tuple]:
+    """The cohort's fact rows of every rig, each led by its rig's (site, name) instead of its
+    rig_id (two warehouses may number the same rigs differently), in (site, rig, cycle) order."""
+    engine = create_engine(url)
+    try:
+        query = text(
+            f"SELECT r.site AS rig_site, r.name AS rig_name, h.* FROM {FACT_TABLE} h "
+            "JOIN rigs r ON r.rig_id = h.rig_id WHERE h.cohort = :k"
+        )
+        with engine.connect() as conn:
+            frame = pd.read_sql(query, conn, params={"k": key}).drop(columns="rig_id")
+    finally:
+        engine.dispose()
+    frame = frame.sort_values(["rig_site", "rig_name", "cycle"])
+    return [tuple(row) for row in frame.itertuples(index=False)]
+
+
 def csv_file(settings: Settings, key: str) -> bytes:
     """The cohort's exported CSV, as stored."""
     return open_object_store(settings.object_store).get_bytes(cohort_csv_key(key))
@@ -45,7 +63,8 @@ def load_metadata(
 ) -> dict[str, object]:
     """The latest materialization metadata of a cohort of `asset`, as plain values."""
     records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
-    latest = next(r for r in records if r.asset_materialization.partition == key)
+    partition = str(partition_key(key))
+    latest = next(r for r in records if r.asset_materialization.partition == partition)
     return {k: v.value for k, v in latest.asset_materialization.metadata.items()}
 
 

@@ -10,6 +10,7 @@ from energymobile.channels import CHANNELS, CONDITIONS
 from energymobile.cohorts import default_cycles
 from energymobile.ingest.hourly import hourly_frame, merge_profile
 from energymobile.ingest.reduce import ChannelCycles, FileReceipt
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.warehouse import (
     FLAT_COLUMNS,
     SENSOR_COLUMNS,
@@ -18,7 +19,7 @@ from energymobile.storage.warehouse import (
 )
 
 
-def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
+def synthetic_load(key: str, rows: int, seed: int, rig: Rig = DEFAULT_RIG) -> CohortLoad:
     """A cohort as `mysql_tables` receives it, built with the pipeline's own ingest functions:
     full-precision doubles (so a lossy round trip shows) and documented condition codes. The
     receipts' byte counts depend on the seed, so a replaced cohort's files show."""
@@ -32,16 +33,20 @@ def synthetic_load(key: str, rows: int, seed: int) -> CohortLoad:
     receipts = [
         FileReceipt(c.file_name, 1000 + seed, rows, c.samples, f"{seed:064x}") for c in CHANNELS
     ]
-    return CohortLoad(key, frame, receipts)
+    return CohortLoad(key, frame, receipts, rig)
 
 
-def synthetic_cohort_frame(key: str, rows: int | None = None, seed: int = 0) -> pd.DataFrame:
+def synthetic_cohort_frame(
+    key: str, rows: int | None = None, seed: int = 0, rig: Rig = DEFAULT_RIG
+) -> pd.DataFrame:
     """A cohort's flat rows (as `oil_well_hourly` holds them) with realistic widths, values
     rounded as the real files are; full size (`default_cycles`) unless `rows` is given."""
     count = default_cycles(key) if rows is None else rows
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(
         {
+            "site": rig.site,
+            "rig": rig.name,
             "cohort": key,
             "cycle": np.arange(count),
             "date_time": pd.Timestamp(key) + pd.to_timedelta(np.arange(count), unit="h"),

@@ -58,3 +58,11 @@ def _exists(kind: Kind, table: str, name: str | None) -> bool:
     if kind == "foreign_key":
         return name in {k["name"] for k in schema.get_foreign_keys(table)}
     raise ValueError(f"unknown kind {kind!r}")
+
+
+def primary_key(table: str) -> list[str]:
+    """The columns of the table's primary key now, in order (offline: none, so a step that
+    changes it is written)."""
+    if context.is_offline_mode():
+        return []
+    return list(sa.inspect(op.get_bind()).get_pk_constraint(table)["constrained_columns"])
