@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import BenchContext
 from energymobile.channels import CHANNELS
-from energymobile.sample.generate import generate_cohort
+from energymobile.cohorts import window_hours
+from energymobile.sample.generate import generate_cohort, write_profile
 
 KEY = "2008-03-26"
 QUICK_CYCLES = 48
@@ -24,3 +27,25 @@ def cached_landing(ctx: BenchContext) -> Path:
 
 def cohort_files(landing: Path) -> dict[str, Path]:
     return {c.code: landing / "logs" / KEY / c.file_name for c in CHANNELS}
+
+
+def linked_landing(ctx: BenchContext, keys: Sequence[str], name: str, quick_cycles: int) -> Path:
+    """A landing `name` holding `keys`, each hard-linking the files of one generated cohort of
+    its window length (90, 91 or 92 days), generated once and kept: the disk holds three
+    cohorts. Hard links, since the landing refuses a symbolic link to a file outside it."""
+    suffix = "-quick" if ctx.quick else ""
+    shared = ctx.work / f"landing-by-length{suffix}"
+    landing = ctx.work / f"{name}{suffix}"
+    write_profile(landing)
+    for key in keys:
+        source = shared / "logs" / f"{window_hours(key)}h"
+        if not source.exists():
+            print(f"  generating a {window_hours(key)}-hour cohort into {shared}", flush=True)
+            generate_cohort(shared, key, cycles=quick_cycles if ctx.quick else None).rename(source)
+        folder = landing / "logs" / key
+        folder.mkdir(parents=True, exist_ok=True)
+        for channel in CHANNELS:
+            link = folder / channel.file_name
+            if not link.exists():
+                os.link(source / channel.file_name, link)
+    return landing

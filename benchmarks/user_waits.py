@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks import BenchContext, Figure, verdict
-from benchmarks._cohort import KEY, cached_landing, cohort_files
+from benchmarks._cohort import KEY, cached_landing, cohort_files, linked_landing
 from energymobile.channels import CHANNEL_BY_CODE, CHANNELS, PROFILE_FILE_NAME
 from energymobile.cohorts import cohort_keys, window_hours
-from energymobile.sample.generate import generate_cohort, write_profile
+from energymobile.sample.generate import generate_cohort
 
 NAME = "user_waits"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -172,28 +172,6 @@ def _one_full_cohort(ctx: BenchContext, repeats: int) -> list[Figure]:
     ]
 
 
-def _linked_landing(ctx: BenchContext, keys: Sequence[str]) -> Path:
-    """A landing holding `keys`, each hard-linking the files of one generated cohort of its
-    window length (90, 91 or 92 days), generated once and kept: the disk holds three cohorts.
-    Hard links, since the landing refuses a symbolic link to a file outside it."""
-    suffix = "-quick" if ctx.quick else ""
-    shared = ctx.work / f"landing-by-length{suffix}"
-    landing = ctx.work / f"landing-multi{suffix}"
-    write_profile(landing)
-    for key in keys:
-        source = shared / "logs" / f"{window_hours(key)}h"
-        if not source.exists():
-            print(f"  generating a {window_hours(key)}-hour cohort into {shared}", flush=True)
-            generate_cohort(shared, key, cycles=TINY_CYCLES if ctx.quick else None).rename(source)
-        folder = landing / "logs" / key
-        folder.mkdir(parents=True, exist_ok=True)
-        for channel in CHANNELS:
-            link = folder / channel.file_name
-            if not link.exists():
-                os.link(source / channel.file_name, link)
-    return landing
-
-
 def _parse_alone(landing: Path, keys: Sequence[str]) -> float:
     from energymobile.ingest.delivery import read_delivery
 
@@ -208,7 +186,7 @@ def _parse_alone(landing: Path, keys: Sequence[str]) -> float:
 
 def _several_cohorts(ctx: BenchContext) -> list[Figure]:
     keys = cohort_keys(KEY, MULTI_COHORTS)
-    landing = _linked_landing(ctx, keys)
+    landing = linked_landing(ctx, keys, "landing-multi", TINY_CYCLES)
     home = ctx.work / "home-multi"
     env = _environment(home, landing, max(map(window_hours, keys)))
     parse_s = _parse_alone(landing, keys)
