@@ -4,8 +4,8 @@ CSV, once.
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
 the multiprocess executor's start-up cost (~8 s a run here) for these small runs. A cohort's
 chain is sequential, so several cohorts keep several cores busy only by running at once:
-`workers=2` runs two cohorts at a time, each in a worker process forked from this one (it
-inherits the imports, so it starts in milliseconds), each run on the same persistent instance.
+`workers=2` runs two cohorts at a time, each in a worker process of its own (spawned: a clean
+interpreter, ~3 s of imports once per worker), each run on the same persistent instance.
 Where the warehouse has one writer (SQLite), the loads take turns and the rest overlaps.
 
 Every run carries the host, pid and start time of this process as tags, and claims its pool
@@ -110,7 +110,6 @@ def materialize_cohorts(
     fail_runs_of_dead_processes(instance, on_note)
     workers = min(workers, len(keys))
     if workers > 1 and instance.is_persistent:
-        _worker_jobs[settings, job_name] = job  # forked workers inherit it
         return _materialize_in_workers(keys, settings, instance, on_done, job_name, workers, site)
     outcomes = []
     for index, key in enumerate(keys, start=1):
@@ -188,15 +187,11 @@ def _materialize_in_workers(
     workers: int,
     site: str,
 ) -> list[CohortOutcome]:
-    """Each cohort in one of `workers` processes. Fork where the platform has it: the workers
-    inherit this process's imports and definitions (spawning would pay the ~3 s start-up again
-    in each); each opens the instance from its reference, nothing else is shared. A forked
-    child gets none of its parent's threads, so this process must not have started a thread
-    pool its workers would use (polars', a parse pool): the CLI only builds definitions and
-    runs the combined CSV's job (pandas) in between; `backfill --netcdf` of 2 cohorts checks
-    the second fork."""
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    """Each cohort in one of `workers` processes, each opening the instance from its reference;
+    nothing else is shared. Spawned, not forked: a forked child inherits locks held by this
+    process's threads (polars' thread pool, the signal watcher) but not the threads, and its
+    first parse then waits forever (seen: `energymobile demo` hung in polars' read_csv)."""
+    context = multiprocessing.get_context("spawn")
     ref = instance.get_ref()
     outcomes: dict[str, CohortOutcome] = {}
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
