@@ -34,6 +34,7 @@ TABLES = (
     "hydraulic_accumulator_bar",
     "stable_flag",
     "condition_profiles",
+    "rigs",
     "cohorts",
     "cohort_files",
     "sensor_hourly",

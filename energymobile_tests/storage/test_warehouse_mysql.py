@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from energymobile.channels import CONDITIONS
+from energymobile.rigs import DEFAULT_RIG_ID
 from energymobile.storage.dialects import EXECUTEMANY, LOAD_DATA
 from energymobile.storage.migrate import revisions
 from energymobile.storage.warehouse import FACT_COLUMNS, FACT_TABLE, PROFILES_TABLE, Warehouse
@@ -227,8 +228,11 @@ def test_a_server_killed_mid_load_leaves_the_previous_rows_of_the_cohort(own_ser
     blocker = blocking_engine.connect()
     blocker.begin()
     blocker.execute(
-        text(f"SELECT cycle FROM {FACT_TABLE} WHERE cohort = :k AND cycle >= :c FOR UPDATE"),
-        {"k": KEY, "c": ROWS},
+        text(
+            f"SELECT cycle FROM {FACT_TABLE} WHERE rig_id = :r AND cohort = :k AND cycle >= :c "
+            "FOR UPDATE"
+        ),
+        {"r": DEFAULT_RIG_ID, "k": KEY, "c": ROWS},
     ).fetchall()
     failures: list[BaseException] = []
 
