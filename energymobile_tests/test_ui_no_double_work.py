@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from energymobile.cohorts import cohort_keys
+from energymobile.defs.partitions import split_key
 from energymobile.sample.generate import generate_cohort
 from energymobile.storage.archive import read_archive
 from energymobile.storage.object_store import open_object_store
@@ -87,8 +88,12 @@ class Run:
     @property
     def partition(self) -> str | None:
         """The run's cohort (its (cohort, site) partition's cohort: every site is default)."""
-        key = self.tags.get("dagster/partition")
-        return key.split("|")[0] if key else None
+        return cohort_of(self.tags.get("dagster/partition"))
+
+
+def cohort_of(partition: str | None) -> str | None:
+    """The cohort of a (cohort, site) partition key; None for an unpartitioned one."""
+    return split_key(partition)[0] if partition else None
 
 
 def runs(dev: DagsterDev) -> list[Run]:
@@ -102,7 +107,7 @@ def runs(dev: DagsterDev) -> list[Run]:
             {t["key"]: t["value"] for t in r["tags"]},
             frozenset("/".join(a["path"]) for a in r["assetSelection"] or []),
             frozenset(
-                ("/".join(m["assetKey"]["path"]), m["partition"])
+                ("/".join(m["assetKey"]["path"]), cohort_of(m["partition"]))
                 for m in r["assetMaterializations"]
             ),
         )
