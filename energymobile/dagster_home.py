@@ -17,13 +17,13 @@ lock.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hashlib
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from energymobile.file_lock import FileLockTimeout, exclusive_file_lock
 
 UNSAFE_CHARACTERS = ("?", "%")
 LINKS_FOLDER = "energymobile/dagster-homes"
@@ -89,21 +89,12 @@ def setting_up(folder: Path) -> Iterator[None]:
 
 @contextmanager
 def _locked(path: Path, wait_s: float) -> Iterator[None]:
-    """An exclusive flock on `path` (released by the kernel if the holder dies)."""
-    deadline = time.monotonic() + wait_s
-    with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DagsterHomeError(
-                        f"{path} is held by another process for over {wait_s:.0f} s: is "
-                        "another energymobile still starting on this DAGSTER_HOME?"
-                    ) from None
-                time.sleep(0.05)
-        try:
+    """The set-up lock on `path`; a holder past `wait_s` is named as another energymobile."""
+    try:
+        with exclusive_file_lock(path, wait_s):
             yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    except FileLockTimeout:
+        raise DagsterHomeError(
+            f"{path} is held by another process for over {wait_s:.0f} s: is "
+            "another energymobile still starting on this DAGSTER_HOME?"
+        ) from None

@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import asbool
+
+from energymobile.file_lock import exclusive_file_lock
 
 log = logging.getLogger(__name__)
 
@@ -255,25 +256,10 @@ def _postgres_advisory_lock(conn: Connection, timeout_s: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout_s: int) -> Iterator[None]:
-    import fcntl
-
+    """SQLite's schema lock: a file beside the database (its folder made if missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    with path.open("a") as handle:
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{path} held by another process for {timeout_s} s"
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_file_lock(path, timeout_s):
+        yield
 
 
 # -- bulk loading -------------------------------------------------------------------------------
