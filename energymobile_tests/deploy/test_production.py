@@ -135,9 +135,9 @@ def test_a_dropped_cohort_loads_and_profile_merged_reruns_alone_from_the_shared_
         )
         assert load["status"] == "SUCCESS", _failures(prod, load["runId"])
         intermediates = f"{s3_prefix}/intermediate/"
-        assert {f"{intermediates}{a}/{KEY}" for a in ("raw_logs", "hourly_readings")} <= set(
-            moto_s3.keys(S3_BUCKET, intermediates)
-        )
+        assert {
+            f"{intermediates}{a}/{KEY}/{DEFAULT_SITE}" for a in ("raw_logs", "hourly_readings")
+        } <= set(moto_s3.keys(S3_BUCKET, intermediates))
         wait_for("no run in progress", lambda: _quiet(prod), RUN_TIMEOUT_S, prod.logs)
 
         deleted = _delete_local_state(root)
