@@ -29,7 +29,6 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import psutil
-from sqlalchemy.engine import make_url
 
 from benchmarks import BenchContext, Figure
 from energymobile.backfill import execute_cohorts_on_workers
@@ -146,11 +145,7 @@ def _through_workers(
         OBJECT_STORE_VAR: f"file://{home / 's3'}",
         DATABASE_URL_VAR: maria.create_database(f"fleet_{workers}_{int(time.time())}"),
         MAX_SHORTFALL_VAR: str(shortfall),
-        "DAGSTER_PG_HOST": pg.host,
-        "DAGSTER_PG_PORT": str(pg.port),
-        "DAGSTER_PG_DB": str(make_url(instance_db).database),
-        "DAGSTER_PG_USERNAME": pg.user,
-        "DAGSTER_PG_PASSWORD": pg.password,
+        **pg.dagster_instance_env(instance_db),
     }
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
     launcher_home = root / "launcher" / "dagster_home"

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy.engine import make_url
 
 from energymobile.backfill import execute_cohorts_on_workers, materialize_cohorts
 from energymobile.cohorts import cohort_keys
@@ -72,11 +71,7 @@ def test_a_backfill_on_two_celery_workers_loads_the_rows_an_in_process_run_loads
             OBJECT_STORE_VAR: f"s3://{S3_BUCKET}/{s3_prefix}/celery",
             DATABASE_URL_VAR: mysql_url,
             MAX_SHORTFALL_VAR: str(s3_settings.max_shortfall_hours),
-            "DAGSTER_PG_HOST": postgres.host,
-            "DAGSTER_PG_PORT": str(postgres.port),
-            "DAGSTER_PG_DB": str(make_url(postgres_url).database),
-            "DAGSTER_PG_USERNAME": postgres.user,
-            "DAGSTER_PG_PASSWORD": postgres.password,
+            **postgres.dagster_instance_env(postgres_url),
             "DAGSTER_COMPUTE_LOGS_BUCKET": S3_BUCKET,
             "DAGSTER_COMPUTE_LOGS_PREFIX": f"{s3_prefix}/compute-logs",
         }

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from energymobile.defs.partitions import partition_key
 from energymobile.rigs import DEFAULT_SITE
@@ -82,11 +81,7 @@ def test_a_dropped_cohort_loads_and_profile_merged_reruns_alone_from_the_shared_
 ):
     started = time.monotonic()
     instance_env = {
-        "DAGSTER_PG_HOST": postgres.host,
-        "DAGSTER_PG_PORT": str(postgres.port),
-        "DAGSTER_PG_DB": str(make_url(postgres_url).database),
-        "DAGSTER_PG_USERNAME": postgres.user,
-        "DAGSTER_PG_PASSWORD": postgres.password,
+        **postgres.dagster_instance_env(postgres_url),
         "DAGSTER_COMPUTE_LOGS_BUCKET": S3_BUCKET,
         "DAGSTER_COMPUTE_LOGS_PREFIX": f"{s3_prefix}/compute-logs",
         **_aws_environment(moto_s3),

@@ -27,6 +27,7 @@ import psutil
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.settings import CELERY_BROKER_VAR, EXECUTOR_VAR, HOME_VAR
 from energymobile_tests.support.servers import HOST, die_with_parent, free_port
+from energymobile_tests.support.webserver import stop_process_tree
 
 START_TIMEOUT_S = 180.0
 """A worker imports the code location before it says ready (~5 s alone, more under load)."""
@@ -97,7 +98,7 @@ def redis_broker(folder: Path) -> Iterator[RedisBroker]:
         _wait_for_redis(broker, server, folder / "redis.log")
         yield broker
     finally:
-        _stop(server)
+        stop_process_tree(server, STOP_TIMEOUT_S, signal.SIGTERM)
 
 
 def _wait_for_redis(broker: RedisBroker, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -171,7 +172,7 @@ def celery_workers(
                     stderr=subprocess.STDOUT,
                     preexec_fn=die_with_parent,
                 )
-            stack.callback(_stop, popen)
+            stack.callback(stop_process_tree, popen, STOP_TIMEOUT_S, signal.SIGTERM)
             workers.append(CeleryWorker(name, folder, log, popen))
         if wait:
             wait_until_ready(workers)
@@ -192,22 +193,3 @@ def wait_until_ready(workers: list[CeleryWorker]) -> None:
     if waiting:
         tails = "\n".join(w.log_tail() for w in waiting)
         raise TimeoutError(f"workers not ready in {START_TIMEOUT_S:.0f} s:\n{tails}")
-
-
-def _stop(popen: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (a Celery worker's warm shutdown), killed if still up; then its children."""
-    try:
-        tree = psutil.Process(popen.pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        tree = []
-    if popen.poll() is None:
-        popen.send_signal(signal.SIGTERM)
-        try:
-            popen.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            popen.kill()
-            popen.wait(timeout=10)
-    alive = [p for p in tree if p.is_running()]
-    for child in alive:
-        child.kill()
-    psutil.wait_procs(alive, timeout=10)

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import make_url
 
 from energymobile_tests.support.servers import (
     DEFAULT_DATABASE,
@@ -137,6 +138,17 @@ class PostgresServer(ThrowawayServer):
                 os.kill(pid, signal.SIGKILL)
         self._process.wait(timeout=STOP_TIMEOUT_S)
         _wait_gone(children, STOP_TIMEOUT_S)  # their shared memory must be released first
+
+    def dagster_instance_env(self, database_url: str) -> dict[str, str]:
+        """The DAGSTER_PG_* variables that the packaged production dagster.yaml reads, for a
+        Dagster instance stored in `database_url`'s database on this server."""
+        return {
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_DB": str(make_url(database_url).database),
+            "DAGSTER_PG_USERNAME": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+        }
 
     # -- administration ----------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Waiting for a Dagster webserver's code location and stopping the processes a test started:
-shared by the `dg dev` fixture (dagster_dev.py) and the production topology (production.py)."""
+shared by the `dg dev` fixture (dagster_dev.py), the production topology (production.py) and
+the Celery broker and workers (celery.py)."""
 
 from __future__ import annotations
 
@@ -49,14 +50,19 @@ def wait_until_location_loaded(
     raise TimeoutError(f"{what} not ready in {timeout_s:.0f} s ({last}):\n{logs()}")
 
 
-def stop_process_tree(popen: subprocess.Popen[bytes], timeout_s: float = 30.0) -> None:
-    """SIGINT, as Ctrl-C would; then end whatever of its process tree is left, by pid."""
+def stop_process_tree(
+    popen: subprocess.Popen[bytes],
+    timeout_s: float = 30.0,
+    signum: signal.Signals = signal.SIGINT,
+) -> None:
+    """`signum` (SIGINT, as Ctrl-C would; SIGTERM for a Celery worker's warm shutdown), killed
+    if still up after `timeout_s`; then end whatever of its process tree is left, by pid."""
     try:
         tree = psutil.Process(popen.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         tree = []
     if popen.poll() is None:
-        popen.send_signal(signal.SIGINT)
+        popen.send_signal(signum)
         try:
             popen.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
