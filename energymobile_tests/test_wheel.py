@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
@@ -36,7 +37,9 @@ class WheelOn(NamedTuple):
 
 
 @pytest.fixture(scope="module", params=["running", "lowest-supported", "newest-installed"])
-def installed_on(request: pytest.FixtureRequest, install_wheel) -> WheelOn:
+def installed_on(
+    request: pytest.FixtureRequest, install_wheel: Callable[[Path], InstalledWheel]
+) -> WheelOn:
     """The product on the Python running the tests, on the lowest that requires-python admits
     (3.10) and on the newest supported one found newer than that (3.13 here). The lowest must
     be there in CI (CI set): missing, it fails; elsewhere it and the newest skip, saying where
@@ -53,6 +56,8 @@ def installed_on(request: pytest.FixtureRequest, install_wheel) -> WheelOn:
         if lowest and os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    if interpreter.version == sys.version_info[:2]:
+        pytest.skip(f"{interpreter.name} is the Python running the tests (`running`)")
     return WheelOn(install_wheel(interpreter.path), interpreter.version)
 
 
