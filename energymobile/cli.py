@@ -7,7 +7,7 @@ import os
 import sys
 import time
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from energymobile.cli_errors import UsageError, explain, scrub_text
@@ -153,7 +153,7 @@ def selected_keys(args: argparse.Namespace, *, complete_only: bool = False) -> l
     first = args.first or FIRST_COHORT.strftime(KEY_FORMAT)
     keys = cohort_keys_between(first, args.to) if args.to else cohort_keys(first, args.cohorts or 1)
     if complete_only:
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
         for key in keys:
             check_complete(key, now)
     return keys

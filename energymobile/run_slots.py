@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import dagster as dg
 import psutil
@@ -227,7 +227,7 @@ def _claim(
     if not storage.supports_global_concurrency_limits or not _pool_limited(instance, pool):
         return
     started = time.monotonic()
-    waiting_since = datetime.now(UTC)
+    waiting_since = datetime.now(timezone.utc)
     next_report = started
     seen: list[Holder] = []
     while True:
@@ -235,7 +235,7 @@ def _claim(
             if seen:
                 report(f"{step_key}: got a slot of pool {pool} after {_waited(started)}")
             return
-        now = datetime.now(UTC)
+        now = datetime.now(timezone.utc)
         others = [h for h in holders(instance, pool) if h.run_id != run_id]
         released = False
         for holder in others:
@@ -283,7 +283,7 @@ def _limit(instance: dg.DagsterInstance, pool: str) -> int:
 
 
 def _clock(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _waited(started: float) -> str:

@@ -11,7 +11,9 @@ message about a bad URL shows it masked.
 
 Paths become URLs through the standard library (`Path.as_uri`, SQLAlchemy's `URL.create`),
 never by pasting strings, so a home folder may hold any character a file system allows (`#`,
-`?`, `%`, spaces, non-ASCII) and still name exactly that folder.
+`?`, `%`, spaces, non-ASCII) and still name exactly that folder. One exception: SQLAlchemy 2.0,
+which Python 3.10 gets from the lock, cannot write a `?` in a SQLite path (`sqlite_url` refuses
+it rather than name another file).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+import sqlalchemy
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -122,12 +125,16 @@ class Settings:
                 return default
 
         home = read(HOME_VAR, _home, Path(".energymobile").absolute())
+        database_url = read(DATABASE_URL_VAR, _database_url, "")
+        if not env.get(DATABASE_URL_VAR):
+            try:
+                database_url = sqlite_url(home / "warehouse.sqlite")
+            except SettingsError as err:
+                problems.extend(err.problems)
         settings = cls(
             home=home,
             landing=read(LANDING_VAR, _landing, str(home / "landing")),
-            database_url=read(
-                DATABASE_URL_VAR, _database_url, sqlite_url(home / "warehouse.sqlite")
-            ),
+            database_url=database_url,
             object_store=read(OBJECT_STORE_VAR, _object_store, (home / "s3").as_uri()),
             max_shortfall_hours=read(
                 MAX_SHORTFALL_VAR, _whole_number("hours", 24), DEFAULT_MAX_SHORTFALL_HOURS
@@ -186,8 +193,18 @@ def landing_settle_seconds(raw: str | None) -> int:
 
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file, with the characters URLs reserve (`?`, `#`, `%`)
-    percent-encoded: SQLAlchemy decodes them back to exactly this path."""
-    return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+    percent-encoded: SQLAlchemy decodes them back to exactly this path. SettingsError if this
+    SQLAlchemy cannot (2.0 neither encodes nor decodes the path, so a `?` starts the query)."""
+    url = URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
+    if make_url(url).database != str(path):
+        raise SettingsError(
+            [
+                f"the SQLite file {path} cannot be named in a URL by SQLAlchemy "
+                f"{sqlalchemy.__version__} (before 2.1, which Python 3.10 gets, a '?' ends the "
+                f"path): use a folder without '?' in its name, or set {DATABASE_URL_VAR}"
+            ]
+        )
+    return url
 
 
 def local_folder(url: str) -> Path | None:

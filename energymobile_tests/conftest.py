@@ -35,6 +35,7 @@ NOT_FOR_UNIT_TESTS = frozenset(
         "generate",
         "s3_drop",
         "installed_wheel",
+        "install_wheel",
         "redis",
     }
 )

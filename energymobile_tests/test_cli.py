@@ -200,11 +200,11 @@ def test_a_cohort_selection_that_names_no_cohort_to_load_is_refused(
 def test_the_cohort_still_in_its_window_is_refused_naming_the_latest_complete_one(
     monkeypatch, tmp_path, capsys
 ):
-    from datetime import UTC, datetime
+    from datetime import datetime, timezone
 
     from energymobile.cohorts import cohort_keys, latest_complete_cohort
 
-    latest = latest_complete_cohort(datetime.now(UTC).replace(tzinfo=None))
+    latest = latest_complete_cohort(datetime.now(timezone.utc).replace(tzinfo=None))
     running = cohort_keys(latest, 2)[1]
     status, err = _main_fails(["backfill", "--from", running], monkeypatch, tmp_path, capsys)
     assert status == 2

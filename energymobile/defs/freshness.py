@@ -18,7 +18,7 @@ check here computes each cohort's own deadline from the partition windows, and r
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
@@ -41,7 +41,7 @@ def freshness_check_keys() -> list[dg.AssetCheckKey]:
 
 def due_at(key: str, due_days: int) -> datetime:
     """When the cohort's export is due: the end of its window plus `due_days`, in UTC."""
-    return cohort_window(key)[1].replace(tzinfo=UTC) + timedelta(days=due_days)
+    return cohort_window(key)[1].replace(tzinfo=timezone.utc) + timedelta(days=due_days)
 
 
 def due_cohorts(now: datetime, due_days: int) -> list[str]:
@@ -141,7 +141,7 @@ def build_export_freshness_checks(
         description=description,
     )
     def export_freshness(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
-        now = datetime.fromtimestamp(clock(), tz=UTC)
+        now = datetime.fromtimestamp(clock(), tz=timezone.utc)
         for check_key in sorted(context.selected_asset_check_keys, key=str):
             yield evaluate_export_due(context.instance, check_key.asset_key, now, due_days)
 

@@ -16,7 +16,7 @@ and column, or (for the tolerated variations below) hands back normalised bytes 
 path then parses. So clean files pay for one typed read, and every file is judged by the same
 rules. The strict reader is linear in its input: it walks the lines lazily, stops at the first
 fault, and its regular expressions are made of atomic groups and possessive quantifiers, which
-never backtrack.
+never backtrack (on Python 3.10, which lacks them, an equivalent unambiguous form: linear_re).
 
 Tolerated: CRLF line endings, a UTF-8 byte-order mark, a missing final newline, spaces or tabs
 at the end of a line, spaces around a value, empty lines at the end of the file, and cp1252 or
@@ -38,6 +38,7 @@ import numpy as np
 import polars as pl
 
 from energymobile.ingest.errors import EXCERPT_CHARS, InputError, excerpt
+from energymobile.ingest.linear_re import compile_linear
 from energymobile.ingest.screen import first_long_line, line_number, refuse_compressed
 
 BOM = b"\xef\xbb\xbf"
@@ -54,12 +55,12 @@ _VALUE = rb"(?>[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+)"
 """A decimal number: `1`, `-1.5`, `.5`, `5.`, `1e-3`. Atomic and possessive: linear."""
 _FIELD = rb"(?> *+" + _VALUE + rb" *+)"
 """A value with spaces around it, between two tabs or commas."""
-_VALUE_RE = re.compile(_VALUE)
-_FIELD_RE = re.compile(_FIELD)
-_DECIMAL_COMMA_RE = re.compile(rb" *+[+-]?+\d++,\d++ *+")
-_NON_FINITE_RE = re.compile(rb" *+[+-]?+(?:nan|inf|infinity) *+", re.IGNORECASE)
+_VALUE_RE = compile_linear(_VALUE)
+_FIELD_RE = compile_linear(_FIELD)
+_DECIMAL_COMMA_RE = compile_linear(rb" *+[+-]?+\d++,\d++ *+")
+_NON_FINITE_RE = compile_linear(rb" *+[+-]?+(?:nan|inf|infinity) *+", re.IGNORECASE)
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
-_NON_SPACE_RUN = re.compile(rb"[^ ]++")
+_NON_SPACE_RUN = compile_linear(rb"[^ ]++")
 _TRAILING = b" \t\r"
 _BLANKS = b" \t\r\n"
 _NOT_BLANK = re.compile(rb"[^ \t\r\n]")
@@ -288,9 +289,9 @@ def _raise_long_line(data: bytes, start: int, *, file: str, columns: int, separa
 def _line_re(columns: int, separator: str) -> re.Pattern[bytes]:
     """A whole valid line of `columns` values (its end-of-line blanks removed)."""
     if separator == SPACE:
-        return re.compile(rb" *+" + _VALUE + rb"(?: ++" + _VALUE + rb"){%d}+" % (columns - 1))
+        return compile_linear(rb" *+" + _VALUE + rb"(?: ++" + _VALUE + rb"){%d}+" % (columns - 1))
     sep = re.escape(separator.encode())
-    return re.compile(_FIELD + rb"(?:" + sep + _FIELD + rb"){%d}+" % (columns - 1))
+    return compile_linear(_FIELD + rb"(?:" + sep + _FIELD + rb"){%d}+" % (columns - 1))
 
 
 def _lines(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, bool]]:

@@ -217,7 +217,9 @@ def _mysql_named_lock(conn: Connection, timeout_s: int) -> Iterator[None]:
             conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
 
 
-SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha1(b"energymobile.schema").digest()[:8], signed=True)
+SCHEMA_LOCK_KEY = int.from_bytes(
+    hashlib.sha1(b"energymobile.schema").digest()[:8], "big", signed=True
+)
 """The advisory lock key (64-bit) of the schema lock on PostgreSQL."""
 
 

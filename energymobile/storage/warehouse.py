@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -262,7 +262,7 @@ class Warehouse:
                     "row_count": facts.height,
                     "statistic": STATISTICS_BOTH,
                     "source_sha256": load.source_sha256,
-                    "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+                    "loaded_at": datetime.now(timezone.utc).replace(tzinfo=None),
                     "delivery": load.delivery,
                 },
             )

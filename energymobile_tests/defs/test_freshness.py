@@ -6,7 +6,7 @@ clock they read is set by the test, so deadlines in 2008 can be crossed.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +24,8 @@ from energymobile.defs.freshness import (
 )
 from energymobile.settings import DEFAULT_EXPORT_DUE_DAYS, Settings
 from energymobile_tests.support.short_cohorts import short_cohort_settings
+
+UTC = timezone.utc  # datetime.UTC is Python >= 3.11
 
 OLD, NEXT = "2008-03-26", "2008-06-26"
 OLD_DUE = datetime(2008, 7, 3, tzinfo=UTC)  # window ends 2008-06-26, + 7 days

@@ -13,7 +13,7 @@ from 004 the profile key).
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -76,7 +76,11 @@ def create_legacy_database(url: str, version: int = 4, *, recorded: bool = True)
                             "INSERT INTO schema_migrations (version, name, applied_at) "
                             "VALUES (:v, :n, :t)"
                         ),
-                        {"v": number, "n": path.name, "t": datetime.now(UTC).replace(tzinfo=None)},
+                        {
+                            "v": number,
+                            "n": path.name,
+                            "t": datetime.now(timezone.utc).replace(tzinfo=None),
+                        },
                     )
                 conn.commit()
     finally:
@@ -118,7 +122,7 @@ def load_legacy_cohort(
                     "n": frame.height,
                     "stat": statistic,
                     "sha": load.source_sha256,
-                    "at": datetime.now(UTC).replace(tzinfo=None),
+                    "at": datetime.now(timezone.utc).replace(tzinfo=None),
                 },
             )
             conn.execute(
@@ -168,7 +172,7 @@ def load_at_006(url: str, load: CohortLoad) -> None:
                     "e": end,
                     "n": facts.height,
                     "sha": load.source_sha256,
-                    "at": datetime.now(UTC).replace(tzinfo=None),
+                    "at": datetime.now(timezone.utc).replace(tzinfo=None),
                     "d": load.delivery,
                 },
             )

@@ -16,7 +16,6 @@ import json
 import socket
 import subprocess
 import time
-import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,11 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from energymobile_tests.support import REPO_ROOT
 from energymobile_tests.support.servers import HOST, die_with_parent, free_port

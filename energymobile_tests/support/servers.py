@@ -17,10 +17,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
 from energymobile.settings import redact_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python >= 3.11
 
 HOST = "127.0.0.1"
 DEFAULT_DATABASE = "energymobile"
