@@ -18,6 +18,7 @@ from energymobile.defs.automation import (
     once_exports_settle,
 )
 from energymobile.defs.partitions import partition_key, split_key
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.storage.exports import COMBINED_KEY, read_csv_export
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -57,10 +58,10 @@ class Automation:
             raise_on_error=False,
         )
 
-    def follow(self, max_ticks: int = 6) -> list[tuple[str, str | None]]:
-        """Tick, run every requested cohort (then the combined file, if requested), until a
-        tick requests nothing."""
-        launched: list[tuple[str, str | None]] = []
+    def follow(self, max_ticks: int = 6) -> list[tuple[str, str]]:
+        """Tick, run every requested cohort (then each requested site's combined file), until
+        a tick requests nothing."""
+        launched: list[tuple[str, str]] = []
         for _ in range(max_ticks):
             result = self.evaluate()
             if result.total_requested == 0:
@@ -72,9 +73,11 @@ class Automation:
             for key, assets in sorted(by_cohort.items()):
                 assert self.run(key, *assets).success
                 launched += [(asset, key) for asset in assets]
-            if result.get_requested_partitions(COMBINED):
-                assert materialize_combined(settings=self.settings, instance=self.instance).success
-                launched.append((COMBINED.to_user_string(), None))
+            for site in sorted(result.get_requested_partitions(COMBINED)):
+                assert materialize_combined(
+                    settings=self.settings, instance=self.instance, site=site
+                ).success
+                launched.append((COMBINED.to_user_string(), site))
         raise AssertionError(f"automation still requesting after {max_ticks} ticks: {launched}")
 
     def requested(self, result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
@@ -142,13 +145,13 @@ def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
     generate(OLD)
     assert materialize(NEWER)[0].success  # the landing sensor's run: the whole chain
     # Nothing of the cohort to follow (the run covered it); the combined file follows once.
-    assert automation.follow() == [(COMBINED.to_user_string(), None)]
+    assert automation.follow() == [(COMBINED.to_user_string(), DEFAULT_SITE)]
 
     assert automation.run(OLD, *RAW).success  # the late cohort, raw files only
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM),
-        (COMBINED.to_user_string(), None),
+        (COMBINED.to_user_string(), DEFAULT_SITE),
     ]
 
     assert _warehouse_cohorts(settings) == {OLD: SHORT_CYCLES, NEWER: SHORT_CYCLES}
@@ -161,7 +164,7 @@ def test_a_changed_cohort_updates_everything_downstream(
 ):
     generate(OLD, seed=1)
     assert materialize(OLD)[0].success
-    assert automation.follow() == [(COMBINED.to_user_string(), None)]
+    assert automation.follow() == [(COMBINED.to_user_string(), DEFAULT_SITE)]
 
     # A corrected delivery lands, and someone re-materializes raw_logs and hourly_readings
     # from the UI.
@@ -170,7 +173,7 @@ def test_a_changed_cohort_updates_everything_downstream(
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM[1:]),
-        (COMBINED.to_user_string(), None),
+        (COMBINED.to_user_string(), DEFAULT_SITE),
     ]
 
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
@@ -265,7 +268,7 @@ def test_a_backfill_of_several_cohorts_rebuilds_the_combined_file_once(
     assert not store.exists(COMBINED_KEY)  # no cohort's export rebuilt it
 
     result = automation.evaluate()
-    assert result.get_requested_partitions(COMBINED) == {None}  # requested once, for all
+    assert result.get_requested_partitions(COMBINED) == {DEFAULT_SITE}  # once, for all cohorts
     assert materialize_combined(settings=settings, instance=instance).success
     assert automation.evaluate().total_requested == 0
     assert _combined_materializations(instance) == 1
@@ -290,7 +293,7 @@ def test_the_combined_file_waits_while_a_cohort_export_is_in_progress(
     assert not automation.evaluate().get_requested_partitions(COMBINED)
 
     instance.report_run_canceled(queued)
-    assert automation.evaluate().get_requested_partitions(COMBINED) == {None}
+    assert automation.evaluate().get_requested_partitions(COMBINED) == {DEFAULT_SITE}
 
 
 def test_a_backfill_that_rebuilt_the_combined_file_itself_is_not_rebuilt_again(
