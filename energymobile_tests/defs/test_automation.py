@@ -9,7 +9,7 @@ from collections import defaultdict
 import dagster as dg
 import pytest
 
-from energymobile.backfill import materialize_combined
+from energymobile.backfill import materialize_cohorts, materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.defs.automation import (
     SENSOR_NAME,
@@ -18,9 +18,10 @@ from energymobile.defs.automation import (
     once_exports_settle,
 )
 from energymobile.defs.partitions import partition_key, split_key
-from energymobile.rigs import DEFAULT_SITE
-from energymobile.storage.exports import COMBINED_KEY, read_csv_export
+from energymobile.rigs import DEFAULT_RIG, DEFAULT_SITE, Rig
+from energymobile.storage.exports import COMBINED_KEY, combined_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
+from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -360,3 +361,37 @@ def test_what_a_whole_chain_run_updates_asks_nothing_more_of_automation(
     }
     automation.cursor = cursor
     assert automation.requested(automation.evaluate()) == {}
+
+
+def test_only_the_sites_whose_exports_changed_have_their_combined_file_rebuilt(
+    settings, landing, automation, instance
+):
+    """Each site's combined file is a partition of its own: automation requests the sites
+    whose cohort exports changed, and a site's exports in progress hold back that site only."""
+    north = Rig("north", "rig-1")
+    deliver(landing, DEFAULT_RIG, OLD, seed=1)
+    deliver(landing, north, OLD, seed=2)
+    for site in (DEFAULT_SITE, north.site):
+        [loaded] = materialize_cohorts([OLD], settings=settings, instance=instance, site=site)
+        assert loaded.success, loaded.failure
+    assert automation.follow() == [
+        (COMBINED.to_user_string(), DEFAULT_SITE),
+        (COMBINED.to_user_string(), "north"),
+    ]
+
+    # north exports another cohort while a run of the default site's cohort waits to start.
+    deliver(landing, north, NEWER, seed=3)
+    [loaded] = materialize_cohorts([NEWER], settings=settings, instance=instance, site="north")
+    assert loaded.success, loaded.failure
+    queued = instance.create_run_for_job(
+        automation.defs.resolve_job_def(COHORT_JOB),
+        tags={"dagster/partition": str(partition_key(NEWER))},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    assert automation.evaluate().get_requested_partitions(COMBINED) == {"north"}
+    assert materialize_combined(settings=settings, instance=instance, site="north").success
+    instance.report_run_canceled(queued)
+    assert automation.follow() == []  # the default site's exports did not change
+    store = open_object_store(settings.object_store)
+    rebuilt = read_csv_export(store.get_bytes(combined_csv_key("north")), "north")
+    assert rebuilt.groupby("cohort").size().to_dict() == dict.fromkeys((OLD, NEWER), SHORT_CYCLES)
