@@ -1,5 +1,5 @@
-"""Materialize cohorts through the cohort job and say plainly what failed; then the combined
-CSV, once.
+"""Materialize cohorts through the cohort job and say plainly what failed; then the site's
+combined CSV, once.
 
 Used by the CLI (`energymobile backfill`, `demo`) and by the tests. In-process execution avoids
 the multiprocess executor's start-up cost (~8 s a run here) for these small runs. A cohort's
@@ -50,7 +50,7 @@ DEFAULT_WORKERS = 2
 """Cohorts at once in `energymobile backfill`: one per core of the 2-core machines this runs on
 (each cohort's parse already uses two threads while its archive compresses on a third)."""
 ALL_COHORTS = "all cohorts"
-"""The key of a combined-CSV outcome: its run covers every cohort, not one."""
+"""The key of a combined-CSV outcome: its run covers every cohort of its site, not one."""
 QUIET_RUN_CONFIG: dict[str, object] = {
     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
 }
@@ -239,14 +239,18 @@ def materialize_combined(
     settings: Settings,
     instance: dg.DagsterInstance,
     on_note: Callable[[str], None] | None = None,
+    site: str = DEFAULT_SITE,
 ) -> CohortOutcome:
-    """Rebuild `oil-well-data-all-historical.csv` from every exported cohort and check it
-    against the warehouse: one run, after however many cohorts were loaded. It waits for its
-    pool slot at most `settings.pool_wait_seconds`; `on_note` receives a line for each run
-    found dead and released, and for the wait."""
+    """Rebuild the site's combined CSV (`oil-well-data-all-historical.csv` for the default
+    site) from every exported cohort of the site and check it against the site's rows in the
+    warehouse: one run of the site's partition, after however many cohorts were loaded; other
+    sites' files are left alone. It waits for its pool slot at most
+    `settings.pool_wait_seconds`; `on_note` receives a line for each run found dead and
+    released, and for the wait."""
+    add_sites(instance, [site])
     job = build_definitions(settings).resolve_job_def(COMBINED_JOB)
     fail_runs_of_dead_processes(instance, on_note)
-    return _execute(job, ALL_COHORTS, None, settings, instance, QUIET_RUN_CONFIG, on_note)
+    return _execute(job, ALL_COHORTS, site, settings, instance, QUIET_RUN_CONFIG, on_note)
 
 
 def _execute(

@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
     back = sub.add_parser(
         "backfill",
-        help="materialize the chain for cohorts through Dagster, then the combined CSV once",
+        help="materialize the chain for cohorts of a site through Dagster, then the site's "
+        "combined CSV once",
     )
     _add_range_arguments(back)
     back.add_argument(
@@ -214,7 +215,7 @@ def _backfill(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from energymobile.backfill import CohortOutcome, materialize_cohorts, materialize_combined
-    from energymobile.storage.exports import COMBINED_KEY
+    from energymobile.storage.exports import combined_csv_key
 
     settings = Settings.from_env()
     keys = selected_keys(args, complete_only=True)
@@ -243,11 +244,14 @@ def _backfill(args: argparse.Namespace) -> int:
         )
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
-        if loaded:  # the combined CSV, once for all of them
-            combined = materialize_combined(settings=settings, instance=instance, on_note=note)
+        combined_key = combined_csv_key(site)
+        if loaded:  # the site's combined CSV, once for all of them
+            combined = materialize_combined(
+                settings=settings, instance=instance, on_note=note, site=site
+            )
             combined_failed = not combined.success
             status = "ok" if combined.success else f"FAILED: {combined.failure}"
-            print(f"{COMBINED_KEY} {status} ({combined.seconds:.1f} s)", flush=True)
+            print(f"{combined_key} {status} ({combined.seconds:.1f} s)", flush=True)
             if args.debug and combined.details:
                 print(combined.details, file=sys.stderr, flush=True)
         if getattr(args, "netcdf", False) and loaded:
@@ -264,12 +268,12 @@ def _backfill(args: argparse.Namespace) -> int:
                 workers=workers,
                 site=site,
             )
-    _print_where(settings)
+    _print_where(settings, site)
     failed = [o for o in outcomes if not o.success]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} cohorts failed", file=sys.stderr)
     if combined_failed:
-        print(f"{COMBINED_KEY} was not rebuilt", file=sys.stderr)
+        print(f"{combined_key} was not rebuilt", file=sys.stderr)
     return 1 if failed or combined_failed else 0
 
 
@@ -283,14 +287,14 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
-def _print_where(settings: Settings) -> None:
-    from energymobile.storage.exports import COMBINED_KEY
+def _print_where(settings: Settings, site: str) -> None:
+    from energymobile.storage.exports import combined_csv_key
     from energymobile.storage.object_store import open_object_store
 
     store = open_object_store(settings.object_store)
     print("results:")
     print(f"  warehouse      {redact_url(settings.database_url)}  (view oil_well_hourly)")
-    print(f"  combined CSV   {store.uri(COMBINED_KEY)}")
+    print(f"  combined CSV   {store.uri(combined_csv_key(site))}")
     print(f"  object store   {settings.object_store}")
     dagster_home = Path(os.environ.get("DAGSTER_HOME", settings.dagster_home)).resolve()
     print(f"  Dagster home   {dagster_home}  (open the UI: make dev)")

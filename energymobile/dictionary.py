@@ -34,7 +34,8 @@ CYCLE_MEAN = "mean of the cycle's samples"
 EVERY_SAMPLE = "every sample of the cycle"
 
 CSV_FILES = (
-    "oil-well-data-all-historical.csv; oil-well-data-all-historical/cohort=<key>/data.csv; "
+    "oil-well-data-all-historical.csv; oil-well-data-all-historical/site=<site>.csv; "
+    "oil-well-data-all-historical/cohort=<key>/data.csv; "
     "oil-well-data-all-historical/site=<site>/cohort=<key>/data.csv"
 )
 PARQUET_FILES = "oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet"

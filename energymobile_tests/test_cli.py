@@ -8,6 +8,9 @@ import dagster as dg
 import pytest
 
 from energymobile.cli import main
+from energymobile.rigs import Rig
+from energymobile.storage.exports import read_csv_export
+from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 
@@ -53,6 +56,37 @@ def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
         assert _materializations(instance, "s3_historical_csv") == 2
         assert _materializations(instance, "combined_csv") == 1
+
+
+@pytest.mark.integration
+def test_backfill_of_a_site_rebuilds_that_sites_combined_file_only(tmp_path):
+    """`--site north` loads north's rigs, then rebuilds north's combined file once
+    (`oil-well-data-all-historical/site=north.csv`); the default site's file is left as the
+    default site's backfill wrote it."""
+    home = tmp_path / "home"
+    assert (
+        _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES)).returncode == 0
+    )
+    assert _run(tmp_path, "backfill", "--cohorts", "1").returncode == 0
+    default_file = home / "s3" / "oil-well-data-all-historical.csv"
+    default_bytes, default_stat = default_file.read_bytes(), default_file.stat()
+    for seed, rig in enumerate(("rig-1", "rig-2"), start=1):
+        deliver(home / "landing", Rig("north", rig), "2008-03-26", seed)
+
+    back = _run(tmp_path, "backfill", "--cohorts", "1", "--site", "north")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert "oil-well-data-all-historical/site=north.csv ok" in back.stdout
+    north = home / "s3" / "oil-well-data-all-historical" / "site=north.csv"
+    assert f"combined CSV   {north.as_uri()}" in back.stdout
+    rows = read_csv_export(north.read_bytes(), "north")
+    assert rows["rig"].value_counts().to_dict() == {"rig-1": SHORT_CYCLES, "rig-2": SHORT_CYCLES}
+    assert default_file.read_bytes() == default_bytes
+    assert default_file.stat().st_ino == default_stat.st_ino  # not rewritten
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("combined_csv")), limit=10
+        ).records
+        assert sorted(r.partition_key for r in records) == ["default", "north"]
 
 
 @pytest.mark.integration

@@ -141,8 +141,8 @@ def dropped_cohort(dagster_dev: DagsterDev) -> Dropped:
     seconds = time.monotonic() - started
     [run] = landing_runs(dagster_dev)
     timeline = load_timeline(dagster_dev, run["runId"], written, "landing_sensor")
-    # Neither the netCDF file nor the combined CSV is part of the load's job: the automation
-    # sensor requests them once the run has archived and exported the cohort.
+    # Neither the netCDF file nor the site's combined CSV is part of the load's job: the
+    # automation sensor requests them once the run has archived and exported the cohort.
     wait_for(
         f"cohort {KEY}'s netCDF file and the combined CSV written by automation",
         lambda: store.exists(netcdf_key(KEY)) and store.exists(COMBINED_KEY),
@@ -202,7 +202,8 @@ ASSET_GRAPH = """
     partitionStats { numMaterialized numPartitions }
     assetPartitionStatuses { ... on MultiPartitionStatuses { primaryDimensionName ranges {
         primaryDimStartKey primaryDimEndKey
-        secondaryDim { ... on DefaultPartitionStatuses { materializedPartitions } } } } }
+        secondaryDim { ... on DefaultPartitionStatuses { materializedPartitions } } } }
+      ... on DefaultPartitionStatuses { materializedPartitions } }
     assetChecksOrError { ... on AssetChecks { checks { name blocking } } }
 } }
 """
@@ -230,8 +231,9 @@ def test_graphql_shows_lineage_partitions_and_checks(dagster_dev: DagsterDev, dr
         assert {"team": "data-engineering"} in node["owners"]
         condition = node["automationCondition"]
         assert (condition or {}).get("label") == CONDITIONS.get(name, "eager_any_cohort")
-        if name == COMBINED:  # one file over every cohort: not partitioned
-            assert node["partitionStats"] is None
+        if name == COMBINED:  # one file per site over its cohorts: partitioned by site
+            assert node["partitionStats"] == {"numMaterialized": 1, "numPartitions": 1}
+            assert node["assetPartitionStatuses"] == {"materializedPartitions": ["default"]}
             continue
         assert node["partitionStats"]["numMaterialized"] == 1
         assert node["partitionStats"]["numPartitions"] > 70  # every cohort since 2008

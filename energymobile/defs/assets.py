@@ -281,8 +281,8 @@ def s3_historical_csv(mysql_tables: pd.DataFrame):
     `oil-well-data-all-historical/[site=<site>/]cohort=<key>/data.csv` (the template's columns
     first, then the keys with the rig, conditions and means) and to
     `oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet`, with the data
-    dictionary beside them. The combined file over the default site's cohorts is the asset
-    combined_csv."""
+    dictionary beside them. Each site's combined file over its cohorts is a partition of the
+    asset combined_csv."""
     cohorts = ", ".join(sorted(mysql_tables["cohort"].astype(str).unique()))
     return dg.MaterializeResult(
         value=mysql_tables,

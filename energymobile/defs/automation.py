@@ -9,8 +9,9 @@ Each downstream asset then updates for exactly the cohorts whose parents changed
 late (any cohort but the newest) would never follow. `eager_any_cohort()` removes that clause
 and adds the blocking-check guard, so a cohort whose checks failed upstream is not picked up.
 
-The combined CSV over every cohort follows with `once_exports_settle()`: one rebuild after any
-number of cohort exports, so a backfill of N cohorts rebuilds it once, not N times. A cohort's
+A site's combined CSV over its cohorts follows with `once_exports_settle()`: one rebuild after
+any number of the site's cohort exports, so a backfill of N cohorts rebuilds it once, not N
+times, and a site whose exports did not change is not rebuilt. A cohort's
 netCDF file follows its archive with `follows_archive()`: when a new delivery is archived.
 """
 
@@ -90,9 +91,12 @@ def _any_deps_blocking_check_failed() -> dg.AutomationCondition:
 
 
 def once_exports_settle() -> dg.AutomationCondition:
-    """For an unpartitioned asset over every cohort (the combined CSV): true once any cohort
-    of its parent has updated since it was last requested or updated, while no cohort of the
-    parent is in progress or requested on this tick, and it is not in progress itself.
+    """For an asset whose partition covers many partitions of its parent (a site's combined
+    CSV over every (cohort, site) export of that site): true for a partition once any of its
+    parent partitions has updated since it was last requested or updated, while none of them
+    is in progress or requested on this tick, and the partition is not in progress itself.
+    Each clause looks through the partition mapping, so only the sites whose exports changed
+    are requested, and one site's exports in progress do not hold back another's rebuild.
 
     `eager()` would not do: it waits while any parent partition is missing (most cohorts
     are, on any real landing), and its `any_deps_updated` counts a parent requested on the

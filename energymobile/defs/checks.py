@@ -5,14 +5,15 @@
   when they all pass.
 - The read-back rules (ingest/consistency.py) judge what an IO manager stored, so they run as
   their own steps after it: per cohort on raw_archive (`archive_complete`) and mysql_tables
-  (`warehouse_hours_contiguous`), and on the combined file (`combined_matches_warehouse`).
+  (`warehouse_hours_contiguous`), and per site on its combined file
+  (`combined_matches_warehouse`).
   They can be run alone from the UI to re-verify what is stored now.
 
 All report ERROR; all but `combined_matches_warehouse` (nothing is downstream of it) are
 blocking: a failure stops everything downstream of that cohort in the run, and automation
 does not pick the cohort up (defs/automation.py).
 
-The per-cohort checks use `@asset_check(partitions_def=…)`, a Dagster 1.13 preview: the stable
+The per-partition checks use `@asset_check(partitions_def=…)`, a Dagster 1.13 preview: the stable
 alternative, yielding the result from the asset's own step after its output, could neither be
 re-run alone nor fail on anything but a fault between the write and the read-back.
 """
@@ -21,7 +22,7 @@ import warnings
 
 import dagster as dg
 
-from energymobile.defs.partitions import cohort_site_partitions, split_key
+from energymobile.defs.partitions import cohort_site_partitions, site_partitions, split_key
 from energymobile.ingest import consistency
 from energymobile.ingest.formats import delivered_files
 from energymobile.ingest.validate import RuleOutcome, across_rigs
@@ -59,8 +60,8 @@ _DESCRIPTIONS = {
     "has its object, present with the bytes written to it.",
     WAREHOUSE_HOURS_CONTIGUOUS: "Read back from the warehouse: cycles 0 to n-1 of the cohort, "
     "each once (n: the rows its load recorded), cycle i at the cohort's midnight + i hours.",
-    COMBINED_MATCHES_WAREHOUSE: "Read back from the object store: the combined CSV holds every "
-    "cohort of the warehouse with its row count, and no other.",
+    COMBINED_MATCHES_WAREHOUSE: "Read back from the object store: the site's combined CSV holds "
+    "every cohort of the site's rigs in the warehouse with its row count, and no other.",
 }
 
 
@@ -152,19 +153,23 @@ with warnings.catch_warnings():
             [outcome] = across_rigs(by_rig)
         return check_result(WAREHOUSE_HOURS_CONTIGUOUS, outcome)
 
-
-@dg.asset_check(
-    asset="combined_csv",
-    name=COMBINED_MATCHES_WAREHOUSE,
-    description=_DESCRIPTIONS[COMBINED_MATCHES_WAREHOUSE],
-)
-def combined_matches_warehouse(
-    object_store: ObjectStoreResource, warehouse: WarehouseResource
-) -> dg.AssetCheckResult:
-    outcome = consistency.combined_matches_warehouse(
-        combined_cohort_rows(object_store.open()), warehouse.get().loaded_cohorts(DEFAULT_SITE)
+    @dg.asset_check(
+        asset="combined_csv",
+        name=COMBINED_MATCHES_WAREHOUSE,
+        description=_DESCRIPTIONS[COMBINED_MATCHES_WAREHOUSE],
+        partitions_def=site_partitions,
     )
-    return check_result(COMBINED_MATCHES_WAREHOUSE, outcome)
+    def combined_matches_warehouse(
+        context: dg.AssetCheckExecutionContext,
+        object_store: ObjectStoreResource,
+        warehouse: WarehouseResource,
+    ) -> dg.AssetCheckResult:
+        site = context.partition_key
+        outcome = consistency.combined_matches_warehouse(
+            combined_cohort_rows(object_store.open(), site),
+            warehouse.get().loaded_cohorts(site),
+        )
+        return check_result(COMBINED_MATCHES_WAREHOUSE, outcome, site=site)
 
 
 STORED_CHECKS = (archive_complete, warehouse_hours_contiguous, combined_matches_warehouse)

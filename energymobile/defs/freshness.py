@@ -5,6 +5,11 @@ default 7) after its window ends. The `export_due` check on `mysql_tables` and
 `s3_historical_csv` fails, naming them, while any cohort past its due date has not been
 materialized; it passes when every due cohort is there, and says when the next one is due.
 
+Per site: each site's (cohort, site) partitions are judged on their own, so one site's export
+never stands in for another's late one. The default site is due every cohort (as a single-rig
+installation always was), any other site every cohort from its first materialized one on
+(`overdue_by_site`); the descriptions name a cohort of another site as `<key> of site <site>`.
+
 Why a check of our own rather than `build_time_partition_freshness_checks`: that factory takes
 one deadline cron, and "7 days after the 26th of March, June, September, December" falls on
 the 2nd of January and April but the 3rd of July and October (31- and 30-day months), which no
@@ -17,13 +22,14 @@ check here computes each cohort's own deadline from the partition windows, and r
 
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
 from energymobile.cohorts import FIRST_COHORT, KEY_FORMAT, cohort_keys, cohort_window
-from energymobile.defs.partitions import cohort_partitions
+from energymobile.defs.partitions import SITES, cohort_partitions, split_key
+from energymobile.rigs import DEFAULT_SITE
 
 CHECK_NAME = "export_due"
 CHECKS_NAME = "export_freshness"
@@ -57,21 +63,59 @@ def next_due(now: datetime, due_days: int) -> str:
     return cohort_keys(due[-1], 2)[1]
 
 
+def materialized_by_site(partition_keys: Iterable[str]) -> dict[str, set[str]]:
+    """Site -> the cohorts materialized for it, from (cohort, site) partition keys."""
+    by_site: dict[str, set[str]] = {}
+    for key in partition_keys:
+        cohort, site = split_key(key)
+        by_site.setdefault(site, set()).add(cohort)
+    return by_site
+
+
+def overdue_by_site(
+    due: Sequence[str], done: Mapping[str, set[str]], known_sites: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(cohort, site) pairs due and not materialized, in cohort then site order.
+
+    Each site is judged on its own: the default site from the first cohort, as a single-rig
+    installation always was (when it is one of the instance's sites, or no site is known yet),
+    any other site from its first materialized cohort on (a site joins the fleet at some
+    quarter; the quarters before are not its to deliver). A site known to the instance with
+    nothing materialized is not judged until its first cohort is (docs/fleet.md)."""
+    known = set(known_sites)
+    expected: dict[str, str] = {
+        site: min(cohorts) for site, cohorts in done.items() if site != DEFAULT_SITE and cohorts
+    }
+    if DEFAULT_SITE in known or DEFAULT_SITE in done or not known:
+        expected[DEFAULT_SITE] = ""  # every cohort
+    return sorted(
+        (key, site)
+        for site, first in expected.items()
+        for key in due
+        if key >= first and key not in done.get(site, set())
+    )
+
+
+def _named(key: str, site: str) -> str:
+    """A cohort as the descriptions name it: the default site's by its key alone."""
+    return key if site == DEFAULT_SITE else f"{key} of site {site}"
+
+
 def evaluate_export_due(
     instance: dg.DagsterInstance, asset_key: dg.AssetKey, now: datetime, due_days: int
 ) -> dg.AssetCheckResult:
-    """Pass when every cohort due at `now` has been materialized; otherwise list the late."""
+    """Pass when every cohort due at `now` has been materialized for every site that is due
+    it (`overdue_by_site`); otherwise list the late (cohort, site) pairs."""
     due = due_cohorts(now, due_days)
-    # A cohort counts as exported once any site's partition of it is (a site delivering late
-    # is not told apart here: docs/fleet.md, "Partitioning").
-    done = {key.split("|")[0] for key in instance.get_materialized_partitions(asset_key)}
-    overdue = [k for k in due if k not in done]
+    done = materialized_by_site(instance.get_materialized_partitions(asset_key))
+    overdue = overdue_by_site(due, done, instance.get_dynamic_partitions(SITES))
     upcoming = next_due(now, due_days)
     upcoming_at = due_at(upcoming, due_days)
     metadata: dict[str, object] = {
         "due_days": due_days,
         "due_cohorts": len(due),
         "overdue_cohorts": len(overdue),
+        "overdue_sites": ", ".join(sorted({site for _, site in overdue})) or "-",
         "next_due_cohort": upcoming,
         "next_due": dg.MetadataValue.timestamp(upcoming_at),
     }
@@ -91,33 +135,39 @@ def evaluate_export_due(
             description=description,
             metadata=metadata,
         )
-    latest = overdue[-1]
+    latest, latest_site = overdue[-1]
     latest_due = due_at(latest, due_days)
     metadata["dagster/overdue_seconds"] = round((now - latest_due).total_seconds())
     metadata["overdue"] = dg.MetadataValue.md(_overdue_table(overdue, now, due_days))
-    earlier = f" and {len(overdue) - 1} earlier cohorts" if len(overdue) > 1 else ""
+    earlier = ""
+    if len(overdue) > 1 and {site for _, site in overdue} == {latest_site}:
+        earlier = f" and {len(overdue) - 1} earlier cohorts"
+    elif len(overdue) > 1:
+        earlier = f" and {len(overdue) - 1} more (cohort, site) pairs"
     return dg.AssetCheckResult(
         asset_key=asset_key,
         check_name=CHECK_NAME,
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            f"Overdue: cohort {latest}{earlier}. {latest} was due {latest_due:%Y-%m-%d} "
+            f"Overdue: cohort {_named(latest, latest_site)}{earlier}. {latest} was due "
+            f"{latest_due:%Y-%m-%d} "
             f"({due_days} days after its window ended) and is not materialized."
         ),
         metadata=metadata,
     )
 
 
-def _overdue_table(overdue: Sequence[str], now: datetime, due_days: int) -> str:
-    rows = ["| cohort | window end | due | days overdue |", "|---|---|---|---|"]
-    for key in list(reversed(overdue))[:SHOWN_OVERDUE]:
+def _overdue_table(overdue: Sequence[tuple[str, str]], now: datetime, due_days: int) -> str:
+    rows = ["| cohort | window end | due | days overdue | site |", "|---|---|---|---|---|"]
+    for key, site in list(reversed(overdue))[:SHOWN_OVERDUE]:
         due = due_at(key, due_days)
+        window_end = cohort_window(key)[1]
         rows.append(
-            f"| {key} | {cohort_window(key)[1]:%Y-%m-%d} | {due:%Y-%m-%d} | {(now - due).days} |"
+            f"| {key} | {window_end:%Y-%m-%d} | {due:%Y-%m-%d} | {(now - due).days} | {site} |"
         )
     if len(overdue) > SHOWN_OVERDUE:
-        rows.append(f"| … {len(overdue) - SHOWN_OVERDUE} older | | | |")
+        rows.append(f"| … {len(overdue) - SHOWN_OVERDUE} older | | | | |")
     return "\n".join(rows)
 
 

@@ -1,4 +1,5 @@
-"""The three jobs: one cohort's load, its netCDF file, and the combined CSV over all cohorts.
+"""The three jobs: one cohort's load, its netCDF file, and a site's combined CSV over all its
+cohorts.
 
 Selections name assets by key, not by importing their definitions: Dagster's defs-folder loader
 collects every definition a module holds, so a module importing another's asset would hold it
@@ -22,8 +23,9 @@ cohort_pipeline = dg.define_asset_job(
     COHORT_JOB,
     # The freshness checks judge every cohort at once; their own sensor runs them. The
     # netCDF export re-reads the whole archive (~13 s a full cohort, twice the load itself),
-    # so it has its own job and automation, and never delays the hourly tables. The combined
-    # CSV covers every cohort: rebuilt once after many cohorts (its own job), not in each.
+    # so it has its own job and automation, and never delays the hourly tables. A site's
+    # combined CSV covers every cohort of the site: rebuilt once after many cohorts (its own
+    # job, partitioned by site), not in each.
     selection=dg.AssetSelection.all()
     - dg.AssetSelection.checks(*freshness_check_keys())
     - dg.AssetSelection.assets(NETCDF_ASSET, COMBINED_ASSET),
@@ -41,6 +43,6 @@ netcdf_export = dg.define_asset_job(
 combined_export = dg.define_asset_job(
     COMBINED_JOB,
     selection=dg.AssetSelection.assets(COMBINED_ASSET),
-    description="oil-well-data-all-historical.csv rebuilt from every cohort's CSV, checked "
-    "against the warehouse.",
+    description="A site's combined CSV (oil-well-data-all-historical.csv for the default site) "
+    "rebuilt from every cohort CSV of the site, checked against the site's rows in the warehouse.",
 )

@@ -7,8 +7,12 @@
   site. The default site keeps the single-rig path, so an installation of one rig sees its
   files where they always were.
 - `oil-well-data-all-historical.csv`: every exported cohort of the default site, in key order,
-  rebuilt by streaming the per-cohort files into one upload (never all of history in memory).
-  It is the asset combined_csv, rebuilt once after any number of cohort exports, not by each.
+  rebuilt by streaming the site's cohort files into one upload (never all of history in
+  memory); `oil-well-data-all-historical/site=<site>.csv` the same for any other site: beside
+  the site's folder of cohort CSVs, not in it, so a reader of that folder never counts it twice.
+  Each is a partition of the asset combined_csv (one per site), rebuilt once after any number
+  of the site's cohort exports, not by each; there is no fleet-wide CSV (the Parquet dataset
+  is the whole fleet's form, docs/fleet.md).
 - `oil-well-data-all-historical-parquet/site=<site>/cohort=<key>/data.parquet`: the same rows
   typed, named as in the warehouse's view, in a prefix of their own that holds nothing else, so
   pandas, pyarrow, DuckDB and Athena read it as one Hive-partitioned dataset (`site` and
@@ -48,8 +52,8 @@ HISTORICAL_PREFIX = "oil-well-data-all-historical"
 COMBINED_KEY = f"{HISTORICAL_PREFIX}.csv"
 PARQUET_PREFIX = f"{HISTORICAL_PREFIX}-parquet"
 DICTIONARY_KEY = f"{HISTORICAL_PREFIX}-dictionary.csv"
-_COHORT_CSV = re.compile(rf"{HISTORICAL_PREFIX}/cohort=([0-9-]+)/data\.csv")
-"""The default site's cohort CSVs (another site's are under `site=<site>/`, not matched)."""
+_COHORT_KEY = re.compile(r"([0-9-]+)/data\.csv")
+"""What follows a site's cohort-CSV prefix (`…/cohort=`) in its cohort CSVs' keys."""
 REBUILD_PASSES = 3
 """Rebuilds tried when cohort exports change while the combined file is written."""
 COUNT_CHUNK_ROWS = 100_000
@@ -71,11 +75,29 @@ class IncompleteCohort(ValueError):
     it would leave cells empty, so it is re-derived from its archive first."""
 
 
-def cohort_csv_key(key: str, site: str = DEFAULT_SITE) -> str:
-    """A site's cohort CSV: the default site's where the single-rig layout had it."""
+def site_cohort_csv_prefix(site: str = DEFAULT_SITE) -> str:
+    """The prefix of the site's cohort CSVs and nothing else: the default site's where the
+    single-rig layout had them, another site's under `site=<site>/`, which the default site's
+    `cohort=` prefix does not reach."""
     if site == DEFAULT_SITE:
-        return f"{HISTORICAL_PREFIX}/cohort={key}/data.csv"
-    return f"{HISTORICAL_PREFIX}/site={site}/cohort={key}/data.csv"
+        return f"{HISTORICAL_PREFIX}/cohort="
+    return f"{HISTORICAL_PREFIX}/site={site}/cohort="
+
+
+def cohort_csv_key(key: str, site: str = DEFAULT_SITE) -> str:
+    """A site's cohort CSV: `<the site's prefix><key>/data.csv`."""
+    return f"{site_cohort_csv_prefix(site)}{key}/data.csv"
+
+
+def combined_csv_key(site: str = DEFAULT_SITE) -> str:
+    """A site's combined CSV: the default site's where the single-rig installation had it
+    (`oil-well-data-all-historical.csv`), another site's named as the folder of its cohort
+    CSVs plus `.csv` (`oil-well-data-all-historical/site=<site>.csv`), just as the default's is
+    `oil-well-data-all-historical` plus `.csv`. Never a `cohort=<key>/data.csv` key, and outside
+    every site's folder, so nothing that lists or reads a site's cohort CSVs picks it up."""
+    if site == DEFAULT_SITE:
+        return COMBINED_KEY
+    return f"{HISTORICAL_PREFIX}/site={site}.csv"
 
 
 def cohort_parquet_key(key: str, site: str = DEFAULT_SITE) -> str:
@@ -151,14 +173,20 @@ def write_dictionary(store: ObjectStore) -> StoredObject:
     return store.put_bytes(DICTIONARY_KEY, dictionary_csv())
 
 
-def exported_cohorts(store: ObjectStore) -> list[str]:
-    return sorted(_cohort_csv_versions(store))
+def exported_cohorts(store: ObjectStore, site: str = DEFAULT_SITE) -> list[str]:
+    """The cohorts whose CSV the site has in the store, in key order."""
+    return sorted(_cohort_csv_versions(store, site))
 
 
-def _cohort_csv_versions(store: ObjectStore) -> dict[str, ObjectVersion]:
-    """Cohort key -> the version of its CSV, in key order, from one listing."""
-    listed = store.list_versions(f"{HISTORICAL_PREFIX}/")
-    matches = ((_COHORT_CSV.fullmatch(key), version) for key, version in listed.items())
+def _cohort_csv_versions(store: ObjectStore, site: str) -> dict[str, ObjectVersion]:
+    """Cohort key -> the version of the site's CSV of it, in key order, from one listing of
+    the site's prefix only."""
+    prefix = site_cohort_csv_prefix(site)
+    listed = store.list_versions(prefix)
+    matches = (
+        (_COHORT_KEY.fullmatch(key.removeprefix(prefix)), version)
+        for key, version in listed.items()
+    )
     return dict(sorted((m.group(1), version) for m, version in matches if m))
 
 
@@ -178,24 +206,27 @@ class CombinedFile(StoredObject):
     passes: int = 1
 
 
-def rebuild_combined(store: ObjectStore) -> CombinedFile:
-    """Concatenate every cohort's CSV (one header) into the combined file, streaming each
-    cohort's chunks straight into the upload (a multipart upload on S3): memory holds a few
-    chunks, never history. Replaces the old file only once complete.
+def rebuild_combined(store: ObjectStore, site: str = DEFAULT_SITE) -> CombinedFile:
+    """Concatenate every cohort CSV of the site (one header) into the site's combined file,
+    streaming each cohort's chunks straight into the upload (a multipart upload on S3): memory
+    holds a few chunks, never history. Reads the site's cohort CSVs only, so its cost is
+    linear in the site's history; another site's files are neither read nor written. Replaces
+    the old file only once complete.
 
-    The cohort CSVs are listed before and again after streaming, before the new file is
+    The site's cohort CSVs are listed before and again after streaming, before the new file is
     committed; if any was written, added or removed meanwhile (an export that finished during
     the rebuild), the new file is discarded and the rebuild starts over, up to REBUILD_PASSES
     times. So a rebuild that read an older export never replaces a newer file with it."""
+    target = combined_csv_key(site)
     for attempt in range(1, REBUILD_PASSES + 1):
-        versions = _cohort_csv_versions(store)
+        versions = _cohort_csv_versions(store, site)
         rows = Counter[str]()
         try:
-            stored = store.put_stream(COMBINED_KEY, _combined_chunks(store, versions, rows))
+            stored = store.put_stream(target, _combined_chunks(store, site, versions, rows))
         except ExportsChanged as changed:
             if attempt == REBUILD_PASSES:
                 raise ExportsChanged(
-                    f"{COMBINED_KEY} not rebuilt: cohort exports kept changing during "
+                    f"{target} not rebuilt: cohort exports kept changing during "
                     f"{REBUILD_PASSES} rebuilds ({changed}); the previous file is unchanged, "
                     "rebuild it once the exports are done"
                 ) from None
@@ -213,22 +244,23 @@ def rebuild_combined(store: ObjectStore) -> CombinedFile:
 
 
 def _combined_chunks(
-    store: ObjectStore, versions: dict[str, ObjectVersion], rows: Counter[str]
+    store: ObjectStore, site: str, versions: dict[str, ObjectVersion], rows: Counter[str]
 ) -> Iterator[bytes]:
     """The header, each listed cohort's rows in key order, then the check that none of them
     changed (raising ExportsChanged makes the store discard what was written)."""
     yield csv_header()
     for key in versions:
-        for chunk in _without_header(store.iter_chunks(cohort_csv_key(key)), key):
+        source = cohort_csv_key(key, site)
+        for chunk in _without_header(store.iter_chunks(source), source):
             rows[key] += chunk.count(b"\n")
             yield chunk
-    now = _cohort_csv_versions(store)
+    now = _cohort_csv_versions(store, site)
     if now != versions:
         changed = sorted(k for k in versions.keys() | now.keys() if versions.get(k) != now.get(k))
         raise ExportsChanged(f"changed meanwhile: {', '.join(changed)}")
 
 
-def _without_header(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
+def _without_header(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
     """A cohort CSV's chunks after its header line, which must be today's header: a file
     written with other columns would corrupt the combined file silently."""
     head: bytes | None = b""
@@ -240,24 +272,25 @@ def _without_header(chunks: Iterator[bytes], key: str) -> Iterator[bytes]:
             line, _, chunk = head.partition(b"\n")
             if line + b"\n" != csv_header():
                 raise ValueError(
-                    f"{cohort_csv_key(key)} has another header than today's columns; "
+                    f"{source} has another header than today's columns; "
                     "re-materialize the cohort before rebuilding the combined file"
                 )
             head = None
         if chunk:
             yield chunk
     if head is not None:
-        raise ValueError(f"{cohort_csv_key(key)} has no complete header line")
+        raise ValueError(f"{source} has no complete header line")
 
 
-def combined_cohort_rows(store: ObjectStore) -> dict[str, int]:
-    """Rows per cohort in the stored combined file, read back from the store (streamed, one
-    column at a time in memory); empty if the file does not exist."""
-    if not store.exists(COMBINED_KEY):
+def combined_cohort_rows(store: ObjectStore, site: str = DEFAULT_SITE) -> dict[str, int]:
+    """Rows per cohort in the site's stored combined file, read back from the store (streamed,
+    one column at a time in memory); empty if the file does not exist."""
+    key = combined_csv_key(site)
+    if not store.exists(key):
         return {}
     counts = Counter[str]()
     reader = pd.read_csv(
-        _ChunkStream(store.iter_chunks(COMBINED_KEY)),
+        _ChunkStream(store.iter_chunks(key)),
         usecols=["cohort"],
         dtype={"cohort": "string"},
         chunksize=COUNT_CHUNK_ROWS,
@@ -291,7 +324,7 @@ class _ChunkStream(io.RawIOBase):
 
 
 def read_csv_export(data: bytes, site: str = DEFAULT_SITE) -> pd.DataFrame:
-    """A site's cohort CSV (or the combined file, the default site's) back as typed flat rows
+    """A site's cohort CSV (or its combined file) back as typed flat rows
     (the view's columns; the site, which is in the path, as given)."""
     if not data.startswith(CSV_HEADER):
         raise ValueError("not an export of today's columns: its header line differs")

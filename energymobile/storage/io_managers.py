@@ -170,8 +170,8 @@ def object_metadata(prefix: str, stored: StoredObject) -> dict[str, object]:
 class HistoricalCsvIOManager(dg.ConfigurableIOManager):
     """Writes each cohort's `oil-well-data-all-historical/cohort=<key>/data.csv`, its Parquet
     twin under `oil-well-data-all-historical-parquet/` and the data dictionary;
-    loads a cohort's CSV back as input. The combined file over all cohorts is its own asset
-    (combined_csv), rebuilt once after any number of these."""
+    loads a cohort's CSV back as input. Each site's combined file over its cohorts is its own
+    asset partition (combined_csv), rebuilt once after any number of these."""
 
     object_store: ObjectStoreResource
 

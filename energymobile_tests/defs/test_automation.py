@@ -9,7 +9,7 @@ from collections import defaultdict
 import dagster as dg
 import pytest
 
-from energymobile.backfill import materialize_combined
+from energymobile.backfill import materialize_cohorts, materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.defs.automation import (
     SENSOR_NAME,
@@ -18,8 +18,10 @@ from energymobile.defs.automation import (
     once_exports_settle,
 )
 from energymobile.defs.partitions import partition_key, split_key
-from energymobile.storage.exports import COMBINED_KEY, read_csv_export
+from energymobile.rigs import DEFAULT_RIG, DEFAULT_SITE, Rig
+from energymobile.storage.exports import COMBINED_KEY, combined_csv_key, read_csv_export
 from energymobile.storage.object_store import open_object_store
+from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -57,10 +59,10 @@ class Automation:
             raise_on_error=False,
         )
 
-    def follow(self, max_ticks: int = 6) -> list[tuple[str, str | None]]:
-        """Tick, run every requested cohort (then the combined file, if requested), until a
-        tick requests nothing."""
-        launched: list[tuple[str, str | None]] = []
+    def follow(self, max_ticks: int = 6) -> list[tuple[str, str]]:
+        """Tick, run every requested cohort (then each requested site's combined file), until
+        a tick requests nothing."""
+        launched: list[tuple[str, str]] = []
         for _ in range(max_ticks):
             result = self.evaluate()
             if result.total_requested == 0:
@@ -72,9 +74,11 @@ class Automation:
             for key, assets in sorted(by_cohort.items()):
                 assert self.run(key, *assets).success
                 launched += [(asset, key) for asset in assets]
-            if result.get_requested_partitions(COMBINED):
-                assert materialize_combined(settings=self.settings, instance=self.instance).success
-                launched.append((COMBINED.to_user_string(), None))
+            for site in sorted(result.get_requested_partitions(COMBINED)):
+                assert materialize_combined(
+                    settings=self.settings, instance=self.instance, site=site
+                ).success
+                launched.append((COMBINED.to_user_string(), site))
         raise AssertionError(f"automation still requesting after {max_ticks} ticks: {launched}")
 
     def requested(self, result: dg.EvaluateAutomationConditionsResult) -> dict[str, set[str]]:
@@ -142,13 +146,13 @@ def test_a_late_cohort_flows_to_the_warehouse_and_the_combined_csv(
     generate(OLD)
     assert materialize(NEWER)[0].success  # the landing sensor's run: the whole chain
     # Nothing of the cohort to follow (the run covered it); the combined file follows once.
-    assert automation.follow() == [(COMBINED.to_user_string(), None)]
+    assert automation.follow() == [(COMBINED.to_user_string(), DEFAULT_SITE)]
 
     assert automation.run(OLD, *RAW).success  # the late cohort, raw files only
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM),
-        (COMBINED.to_user_string(), None),
+        (COMBINED.to_user_string(), DEFAULT_SITE),
     ]
 
     assert _warehouse_cohorts(settings) == {OLD: SHORT_CYCLES, NEWER: SHORT_CYCLES}
@@ -161,7 +165,7 @@ def test_a_changed_cohort_updates_everything_downstream(
 ):
     generate(OLD, seed=1)
     assert materialize(OLD)[0].success
-    assert automation.follow() == [(COMBINED.to_user_string(), None)]
+    assert automation.follow() == [(COMBINED.to_user_string(), DEFAULT_SITE)]
 
     # A corrected delivery lands, and someone re-materializes raw_logs and hourly_readings
     # from the UI.
@@ -170,7 +174,7 @@ def test_a_changed_cohort_updates_everything_downstream(
     launched = automation.follow()
     assert launched == [
         *((a, OLD) for a in DOWNSTREAM[1:]),
-        (COMBINED.to_user_string(), None),
+        (COMBINED.to_user_string(), DEFAULT_SITE),
     ]
 
     combined = read_csv_export(open_object_store(settings.object_store).get_bytes(COMBINED_KEY))
@@ -265,7 +269,7 @@ def test_a_backfill_of_several_cohorts_rebuilds_the_combined_file_once(
     assert not store.exists(COMBINED_KEY)  # no cohort's export rebuilt it
 
     result = automation.evaluate()
-    assert result.get_requested_partitions(COMBINED) == {None}  # requested once, for all
+    assert result.get_requested_partitions(COMBINED) == {DEFAULT_SITE}  # once, for all cohorts
     assert materialize_combined(settings=settings, instance=instance).success
     assert automation.evaluate().total_requested == 0
     assert _combined_materializations(instance) == 1
@@ -290,7 +294,7 @@ def test_the_combined_file_waits_while_a_cohort_export_is_in_progress(
     assert not automation.evaluate().get_requested_partitions(COMBINED)
 
     instance.report_run_canceled(queued)
-    assert automation.evaluate().get_requested_partitions(COMBINED) == {None}
+    assert automation.evaluate().get_requested_partitions(COMBINED) == {DEFAULT_SITE}
 
 
 def test_a_backfill_that_rebuilt_the_combined_file_itself_is_not_rebuilt_again(
@@ -357,3 +361,37 @@ def test_what_a_whole_chain_run_updates_asks_nothing_more_of_automation(
     }
     automation.cursor = cursor
     assert automation.requested(automation.evaluate()) == {}
+
+
+def test_only_the_sites_whose_exports_changed_have_their_combined_file_rebuilt(
+    settings, landing, automation, instance
+):
+    """Each site's combined file is a partition of its own: automation requests the sites
+    whose cohort exports changed, and a site's exports in progress hold back that site only."""
+    north = Rig("north", "rig-1")
+    deliver(landing, DEFAULT_RIG, OLD, seed=1)
+    deliver(landing, north, OLD, seed=2)
+    for site in (DEFAULT_SITE, north.site):
+        [loaded] = materialize_cohorts([OLD], settings=settings, instance=instance, site=site)
+        assert loaded.success, loaded.failure
+    assert automation.follow() == [
+        (COMBINED.to_user_string(), DEFAULT_SITE),
+        (COMBINED.to_user_string(), "north"),
+    ]
+
+    # north exports another cohort while a run of the default site's cohort waits to start.
+    deliver(landing, north, NEWER, seed=3)
+    [loaded] = materialize_cohorts([NEWER], settings=settings, instance=instance, site="north")
+    assert loaded.success, loaded.failure
+    queued = instance.create_run_for_job(
+        automation.defs.resolve_job_def(COHORT_JOB),
+        tags={"dagster/partition": str(partition_key(NEWER))},
+        status=dg.DagsterRunStatus.NOT_STARTED,
+    )
+    assert automation.evaluate().get_requested_partitions(COMBINED) == {"north"}
+    assert materialize_combined(settings=settings, instance=instance, site="north").success
+    instance.report_run_canceled(queued)
+    assert automation.follow() == []  # the default site's exports did not change
+    store = open_object_store(settings.object_store)
+    rebuilt = read_csv_export(store.get_bytes(combined_csv_key("north")), "north")
+    assert rebuilt.groupby("cohort").size().to_dict() == dict.fromkeys((OLD, NEWER), SHORT_CYCLES)

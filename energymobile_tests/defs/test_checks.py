@@ -21,6 +21,7 @@ from energymobile.backfill import materialize_combined
 from energymobile.definitions import COHORT_JOB, build_definitions
 from energymobile.defs import checks
 from energymobile.defs.partitions import partition_key
+from energymobile.rigs import DEFAULT_SITE
 from energymobile.sample.generate import profile_path
 from energymobile.settings import Settings
 from energymobile.storage.archive import read_archive
@@ -35,10 +36,16 @@ DOWNSTREAM_OF_RAW = ("hourly_readings", "profile_merged", "mysql_tables", "s3_hi
 
 
 def run_selection(
-    settings: Settings, instance: dg.DagsterInstance, selection: dg.AssetSelection, key=None
+    settings: Settings,
+    instance: dg.DagsterInstance,
+    selection: dg.AssetSelection,
+    key=None,
+    site: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run exactly `selection` (checks alone, or with what is downstream) on the project's
-    assets and resources."""
+    assets and resources, for a cohort of the default site (`key`) or a site (`site`, for
+    checks of the site-partitioned combined file: given as the run's partition tag, since
+    `partition_key=` looks for a selected asset's partitions and checks alone name none)."""
     defs = build_definitions(settings)
     job = dg.define_asset_job("verify", selection=selection)
     resolved = dg.Definitions(
@@ -52,6 +59,7 @@ def run_selection(
         partition_key=partition_key(key) if key else None,
         instance=instance,
         raise_on_error=False,
+        tags={"dagster/partition": site} if site else None,
     )
 
 
@@ -193,11 +201,11 @@ def test_a_cohort_loaded_but_not_in_the_combined_file_fails_its_check(
     assert materialize(LATER)[0].success  # loaded and exported; the combined file not rebuilt
 
     check_only = dg.AssetSelection.checks(checks.combined_matches_warehouse)
-    result = run_selection(settings, instance, check_only)
+    result = run_selection(settings, instance, check_only, site=DEFAULT_SITE)
     assert failed_checks(result) == {
         checks.COMBINED_MATCHES_WAREHOUSE: (
             f"cohorts in the warehouse but not in the file: {LATER}"
         )
     }
     assert materialize_combined(settings=settings, instance=instance).success  # rebuilt: passes
-    assert failed_checks(run_selection(settings, instance, check_only)) == {}
+    assert failed_checks(run_selection(settings, instance, check_only, site=DEFAULT_SITE)) == {}

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from energymobile.definitions import COHORT_JOB, COMBINED_JOB, NETCDF_JOB, defs
+from energymobile.defs.partitions import SITE_DIMENSION, cohort_site_partitions, site_partitions
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +26,8 @@ def test_definitions_load_with_the_partitioned_assets_and_the_combined_file():
         node = graph.get(dg.AssetKey(name))
         assert node.description, name
         assert node.owners, name
-        assert (node.partitions_def is None) == (name == COMBINED), name
+        expected = site_partitions if name == COMBINED else cohort_site_partitions
+        assert node.partitions_def == expected, name
 
 
 def test_the_chain_is_linked_in_order_and_the_archive_feeds_the_netcdf_file():
@@ -35,13 +37,14 @@ def test_the_chain_is_linked_in_order_and_the_archive_feeds_the_netcdf_file():
     assert _keys(graph.get(dg.AssetKey("netcdf_arrays")).parent_keys) == {"raw_archive"}
 
 
-def test_the_combined_file_depends_on_every_cohorts_export():
+def test_a_sites_combined_file_depends_on_every_cohort_export_of_that_site_only():
     graph = defs.resolve_asset_graph()
     combined = dg.AssetKey(COMBINED)
     export = dg.AssetKey("s3_historical_csv")
     assert graph.get(combined).parent_keys == {export}
     mapping = graph.get_partition_mapping(combined, export)
-    assert isinstance(mapping, dg.AllPartitionMapping)
+    assert isinstance(mapping, dg.MultiToSingleDimensionPartitionMapping)
+    assert mapping.partition_dimension_name == SITE_DIMENSION
 
 
 def test_every_check_is_on_the_asset_it_is_about_and_blocks_where_something_is_downstream():

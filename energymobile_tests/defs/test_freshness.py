@@ -21,8 +21,11 @@ from energymobile.defs.freshness import (
     build_export_freshness_checks,
     due_at,
     freshness_check_keys,
+    overdue_by_site,
 )
+from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.settings import DEFAULT_EXPORT_DUE_DAYS, Settings
+from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import short_cohort_settings
 
 UTC = timezone.utc  # datetime.UTC is Python >= 3.11
@@ -107,6 +110,49 @@ def test_the_deadline_follows_the_setting(tmp_path: Path, instance):
     assert not any(c.passed for c in late.values())
     assert Settings.from_env({}).export_due_days == DEFAULT_EXPORT_DUE_DAYS == 7
     assert Settings.from_env({"ENERGYMOBILE_EXPORT_DUE_DAYS": "30"}).export_due_days == 30
+
+
+@pytest.mark.unit
+def test_each_site_is_judged_on_its_own_from_its_first_cohort():
+    due = ["2008-03-26", "2008-06-26", "2008-09-26"]
+    # north joined at its second cohort: the first is not its to deliver; the default site
+    # is due every cohort, and north's export of one does not stand in for the default's.
+    done = {"default": {"2008-03-26"}, "north": {"2008-06-26"}}
+    assert overdue_by_site(due, done, ["default", "north"]) == [
+        ("2008-06-26", "default"),
+        ("2008-09-26", "default"),
+        ("2008-09-26", "north"),
+    ]
+    # A fleet whose default site never delivered: only the sites that did are judged.
+    assert overdue_by_site(due, {"north": {"2008-06-26"}}, ["north"]) == [("2008-09-26", "north")]
+    # A fresh installation (no site yet, nothing loaded): every due cohort, as before sites.
+    assert overdue_by_site(due, {}, []) == [(key, "default") for key in due]
+
+
+@pytest.mark.integration
+def test_a_cohort_exported_by_one_site_is_still_overdue_for_another(settings, instance):
+    landing = Path(settings.landing)
+    deliver(landing, DEFAULT_RIG, OLD, seed=1)
+    deliver(landing, Rig("north", "rig-1"), NEXT, seed=2)
+    for key, site in ((OLD, "default"), (NEXT, "north")):
+        [loaded] = materialize_cohorts([key], settings=settings, instance=instance, site=site)
+        assert loaded.success, loaded.failure
+
+    checks = evaluate(settings, instance, NEXT_DUE + timedelta(hours=1))
+    for check in checks.values():  # NEXT is exported for north only
+        assert not check.passed
+        assert check.description.startswith(f"Overdue: cohort {NEXT}.")
+        assert check.metadata["overdue_sites"].value == "default"
+        assert "| 2008-06-26 | 2008-09-26 | 2008-10-03 | 0 | default |" in (
+            check.metadata["overdue"].value
+        )
+
+    later = evaluate(settings, instance, datetime(2009, 1, 3, tzinfo=UTC))  # 2008-09-26 due
+    for check in later.values():
+        assert check.description.startswith(
+            "Overdue: cohort 2008-09-26 of site north and 2 more (cohort, site) pairs."
+        )
+        assert check.metadata["overdue_cohorts"].value == 3
 
 
 @pytest.mark.unit

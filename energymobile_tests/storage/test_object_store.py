@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from energymobile.dictionary import PARQUET_COLUMNS, dictionary_csv
+from energymobile.rigs import Rig
 from energymobile.storage.exports import (
     COMBINED_KEY,
     DICTIONARY_KEY,
@@ -24,6 +25,7 @@ from energymobile.storage.exports import (
     cohort_csv_key,
     cohort_parquet_key,
     combined_cohort_rows,
+    combined_csv_key,
     csv_header,
     exported_cohorts,
     read_csv_export,
@@ -130,6 +132,36 @@ def test_the_combined_file_is_the_concatenation_of_the_cohorts(store):
     expected = pd.concat([frames[k] for k in KEYS], ignore_index=True)
     pd.testing.assert_frame_equal(read_csv_export(data), expected)
     assert exported_cohorts(store) == list(KEYS)
+
+
+def test_each_sites_combined_file_holds_that_sites_cohorts_only(store):
+    """Two sites' cohort CSVs side by side: each site's rebuild lists and reads its own, writes
+    its own file (the default site's at the single-rig key), and leaves the other's alone."""
+    north = Rig("north", "rig-1")
+    defaults = _export(store, KEYS[:2])
+    norths = {k: synthetic_cohort_frame(k, ROWS + 2, seed=9, rig=north) for k in KEYS[1:]}
+    for key, frame in norths.items():
+        write_cohort_export(store, key, frame, north.site)
+    assert exported_cohorts(store) == list(KEYS[:2])
+    assert exported_cohorts(store, "north") == list(KEYS[1:])
+
+    combined = rebuild_combined(store, "north")
+    assert combined.key == combined_csv_key("north")
+    assert combined.key == "oil-well-data-all-historical/site=north.csv"
+    assert (combined.rows, combined.cohorts) == (2 * (ROWS + 2), KEYS[1:])
+    assert not store.exists(COMBINED_KEY)  # the default site's is not written by north's
+    data = store.get_bytes(combined.key)
+    expected = pd.concat([norths[k] for k in KEYS[1:]], ignore_index=True)
+    pd.testing.assert_frame_equal(read_csv_export(data, "north"), expected)
+    assert combined_cohort_rows(store, "north") == dict.fromkeys(KEYS[1:], ROWS + 2)
+
+    rebuild_combined(store)
+    assert store.get_bytes(combined.key) == data
+    pd.testing.assert_frame_equal(
+        read_csv_export(store.get_bytes(COMBINED_KEY)),
+        pd.concat([defaults[k] for k in KEYS[:2]], ignore_index=True),
+    )
+    assert exported_cohorts(store, "north") == list(KEYS[1:])  # its combined file is not one
 
 
 def test_rebuilding_again_replaces_rather_than_duplicates(store):
