@@ -14,7 +14,7 @@ a few), printed with its target and MET or MISSED.
 Python caches the bytecode of what it imports (unless PYTHONDONTWRITEBYTECODE is set, as on
 some CI machines): every command runs once before it is timed, with the cache allowed, so the
 figures are those of a user's second and later runs. The parse against polars' Float64 read is
-the ingest benchmark's.
+the ingest benchmark's; the drop to its CSV in the running UI is ui_drop's.
 """
 
 from __future__ import annotations
@@ -120,19 +120,35 @@ def _several_cohorts(ctx: BenchContext) -> list[Figure]:
     landing = linked_landing(ctx, keys, "landing-multi", TINY_CYCLES)
     home = ctx.work / "home-multi"
     env = cli_environment(home, landing, max(map(window_hours, keys)))
-    parse_s, _ = parse_alone(landing, keys)
-    results: dict[int, tuple[float, float]] = {}
-    for workers in (2, 1):
-        shutil.rmtree(home, ignore_errors=True)
-        command = cli("backfill", "--cohorts", str(len(keys)), "--workers", str(workers))
-        results[workers] = timed(command, env)
+    repeats = 1 if ctx.quick else 2
+    parse_s = float("inf")
+    results = {2: (float("inf"), 0.0), 1: (float("inf"), 0.0)}
+    for _ in range(repeats):  # taking turns: a busy spell of the machine slows each alike
+        parse_s = min(parse_s, parse_alone(landing, keys)[0])
+        for workers in (2, 1):
+            shutil.rmtree(home, ignore_errors=True)
+            command = cli("backfill", "--cohorts", str(len(keys)), "--workers", str(workers))
+            results[workers] = min(results[workers], timed(command, env))
     (two, two_cpu), (one, one_cpu) = results[2], results[1]
+    note = f"best of {repeats}"
     return [
-        Figure(NAME, f"{len(keys)} cohorts through energymobile backfill", two, "s", "two at once"),
+        Figure(
+            NAME,
+            f"{len(keys)} cohorts through energymobile backfill",
+            two,
+            "s",
+            f"two at once; {note}",
+        ),
         Figure(NAME, "  cores busy", two_cpu / two, "cores", "CPU s / wall s, with its workers"),
-        Figure(NAME, "  the same, one at a time (--workers 1)", one, "s"),
+        Figure(NAME, "  the same, one at a time (--workers 1)", one, "s", note),
         Figure(NAME, "  cores busy, one at a time", one_cpu / one, "cores"),
-        Figure(NAME, "  baseline: our parse alone of the same files", parse_s, "s", "in process"),
+        Figure(
+            NAME,
+            "  baseline: our parse alone of the same files",
+            parse_s,
+            "s",
+            f"in process; {note}",
+        ),
         Figure(NAME, "  two at once / parse alone", two / parse_s, "x"),
         Figure(NAME, "  one at a time / two at once", one / two, "x", "the gain"),
     ]
