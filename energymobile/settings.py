@@ -24,9 +24,6 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from energymobile.redaction import redact_url
 
 __all__ = ["Settings", "SettingsError", "redact_url", "sqlite_url"]
@@ -187,6 +184,8 @@ def landing_settle_seconds(raw: str | None) -> int:
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file, with the characters URLs reserve (`?`, `#`, `%`)
     percent-encoded: SQLAlchemy decodes them back to exactly this path."""
+    from sqlalchemy.engine import URL
+
     return URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
 
 
@@ -228,6 +227,9 @@ def _home(var: str, value: str) -> Path:
 
 
 def _database_url(var: str, value: str) -> str:
+    from sqlalchemy.engine import make_url  # here, not at the top: `--help` needs no SQLAlchemy
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     shown = redact_url(value)
     kinds = "sqlite:///path, mysql+mysqldb://user:password@host/db or postgresql+psycopg://…"
     try:
