@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import time
 from collections.abc import Callable
@@ -66,7 +67,10 @@ def run_benchmarks(ctx: BenchContext, only: list[str] | None = None) -> list[Fig
         if getattr(module, "EXPLICIT", False) and not (only and name in only):
             continue
         print(f"== {name}", flush=True)
-        for figure in module.run(ctx):
+        figures = module.run(ctx)
+        load = os.getloadavg()[0]
+        figures.append(Figure(name, "load average (1 min) at its end", load, "", "shared machine"))
+        for figure in figures:
             ctx.figures.append(figure)
             print(
                 f"  {figure.name:<48} {figure.value:>12.3f} {figure.unit:<8} {figure.note}",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 MASK = "***"
 SCRUB_MIN_CHARS = 4
@@ -32,6 +33,9 @@ def redact_url(url: str) -> str:
     scheme alone (`mysql://***`): what cannot be parsed cannot be masked reliably."""
     if "://" not in url:
         return url  # a plain path: nothing to hide
+    from sqlalchemy.engine import make_url  # here, not at the top: `--help` needs no SQLAlchemy
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -72,6 +76,9 @@ def _render(url: URL) -> str:
 def url_secrets(url: str) -> list[str]:
     """Every secret a URL carries, as SQLAlchemy hands it to the driver and as written (raw and
     percent-encoded), longest first: what must never appear in text shown to anyone."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):

@@ -26,10 +26,6 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-import sqlalchemy
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from energymobile.redaction import redact_url
 
 __all__ = ["Settings", "SettingsError", "redact_url", "sqlite_url"]
@@ -195,6 +191,9 @@ def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of a SQLite file, with the characters URLs reserve (`?`, `#`, `%`)
     percent-encoded: SQLAlchemy decodes them back to exactly this path. SettingsError if this
     SQLAlchemy cannot (2.0 neither encodes nor decodes the path, so a `?` starts the query)."""
+    import sqlalchemy  # here, not at the top: `--help` needs no SQLAlchemy
+    from sqlalchemy.engine import URL, make_url
+
     url = URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
     if make_url(url).database != str(path):
         raise SettingsError(
@@ -245,6 +244,9 @@ def _home(var: str, value: str) -> Path:
 
 
 def _database_url(var: str, value: str) -> str:
+    from sqlalchemy.engine import make_url  # here, not at the top: `--help` needs no SQLAlchemy
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     shown = redact_url(value)
     kinds = "sqlite:///path, mysql+mysqldb://user:password@host/db or postgresql+psycopg://…"
     try:

@@ -7,6 +7,7 @@ import importlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,7 @@ EXPECTED = {
     "ingest",
     "object_store",
     "pipeline",
+    "ui_drop",
     "user_waits",
     "warehouse",
 }
@@ -41,28 +43,37 @@ def test_an_unknown_benchmark_name_is_refused(capsys):
     assert "invalid choice: 'warehous'" in capsys.readouterr().err
 
 
-@pytest.mark.integration
-def test_a_quick_run_writes_its_figures(tmp_path):
-    """As `make bench ARGS="--only ingest --quick"` runs it: from the checkout, in a process."""
+def quick_run(name: str, work: Path, timeout_s: float) -> list[dict]:
+    """As `make bench ARGS="--only <name> --quick"` runs it: from the checkout, in a process;
+    the figures it wrote."""
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--only",
-            "ingest",
-            "--quick",
-            "--work",
-            str(tmp_path),
-        ],
+        [sys.executable, "-m", "benchmarks", "--only", name, "--quick", "--work", str(work)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout_s,
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    figures = json.loads((tmp_path / "bench.json").read_text())
+    return json.loads((work / "bench.json").read_text())
+
+
+@pytest.mark.integration
+def test_a_quick_run_writes_its_figures(tmp_path):
+    figures = quick_run("ingest", tmp_path, 300)
     names = {f["name"] for f in figures if f["benchmark"] == "ingest"}
     assert "ours: parse + validate + reduce + sha256" in names
-    assert all(f["value"] > 0 for f in figures)
+    assert all(f["value"] > 0 for f in figures if not f["name"].startswith("load average"))
+
+
+@pytest.mark.ui
+@pytest.mark.timeout(900)
+def test_the_drop_to_csv_benchmark_runs_on_the_real_dg_dev(tmp_path):
+    """`dg dev` started, a short cohort dropped in, its CSV seen, Dagster's timeline of the
+    load read back, the server stopped (the benchmark fails otherwise)."""
+    figures = {f["name"]: f for f in quick_run("ui_drop", tmp_path, 840)}
+    drop = figures["drop -> CSV in the running UI (dg dev)"]
+    assert drop["value"] >= figures["  target: settle time + 10 s"]["value"] - 10  # >= settle
+    assert "settle time 5 s" in drop["note"]
+    assert figures["    step s3_historical_csv"]["value"] > 0
+    assert figures["  baseline: energymobile backfill (process)"]["value"] > 0

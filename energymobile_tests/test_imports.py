@@ -15,7 +15,7 @@ from energymobile_tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ("dagster", "dagster_aws", "boto3", "polars", "pandas", "xarray", "h5py")
+HEAVY = ("dagster", "dagster_aws", "boto3", "polars", "pandas", "sqlalchemy", "xarray", "h5py")
 
 
 def imported_after(code: str, env: dict[str, str] | None = None) -> set[str]:
@@ -53,7 +53,7 @@ def test_definitions_on_the_local_object_store_import_no_s3_or_netcdf_library(tm
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENERGYMOBILE_")}
     env["ENERGYMOBILE_HOME"] = str(tmp_path / "home")
     loaded = imported_after("import energymobile.definitions", env)
-    assert {"dagster", "polars", "pandas"} <= loaded  # the probe sees real imports
+    assert {"dagster", "polars", "pandas", "sqlalchemy"} <= loaded  # the probe sees real imports
     assert not loaded & {"dagster_aws", "boto3", "xarray", "h5py"}
 
 
