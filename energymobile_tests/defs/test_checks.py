@@ -28,39 +28,12 @@ from energymobile.storage.archive import read_archive
 from energymobile.storage.exports import cohort_csv_key
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
+from energymobile_tests.support.selection import run_selection
 
 pytestmark = pytest.mark.integration
 
 KEY, NEXT, LATER = "2008-03-26", "2008-06-26", "2008-09-26"
 DOWNSTREAM_OF_RAW = ("hourly_readings", "profile_merged", "mysql_tables", "s3_historical_csv")
-
-
-def run_selection(
-    settings: Settings,
-    instance: dg.DagsterInstance,
-    selection: dg.AssetSelection,
-    key=None,
-    site: str | None = None,
-) -> dg.ExecuteInProcessResult:
-    """Run exactly `selection` (checks alone, or with what is downstream) on the project's
-    assets and resources, for a cohort of the default site (`key`) or a site (`site`, for
-    checks of the site-partitioned combined file: given as the run's partition tag, since
-    `partition_key=` looks for a selected asset's partitions and checks alone name none)."""
-    defs = build_definitions(settings)
-    job = dg.define_asset_job("verify", selection=selection)
-    resolved = dg.Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        resources=defs.resources,
-        jobs=[job],
-        executor=dg.in_process_executor,
-    ).resolve_job_def("verify")
-    return resolved.execute_in_process(
-        partition_key=partition_key(key) if key else None,
-        instance=instance,
-        raise_on_error=False,
-        tags={"dagster/partition": site} if site else None,
-    )
 
 
 def failed_checks(result: dg.ExecuteInProcessResult) -> dict[str, str]:

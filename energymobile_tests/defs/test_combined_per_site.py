@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 from energymobile.backfill import materialize_cohorts, materialize_combined
-from energymobile.definitions import build_definitions
 from energymobile.defs import checks
 from energymobile.rigs import DEFAULT_RIG, DEFAULT_SITE, Rig
 from energymobile.settings import Settings
@@ -29,6 +28,7 @@ from energymobile.storage.exports import (
 from energymobile.storage.object_store import ObjectStore, open_object_store
 from energymobile.storage.warehouse import Warehouse
 from energymobile_tests.support.fleet import deliver
+from energymobile_tests.support.selection import run_selection
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
 
 pytestmark = pytest.mark.integration
@@ -71,20 +71,8 @@ def _concatenation(store: ObjectStore, site: str) -> bytes:
 
 def _check(settings: Settings, instance: dg.DagsterInstance, site: str) -> dg.AssetCheckEvaluation:
     """combined_matches_warehouse alone, on one site's partition."""
-    defs = build_definitions(settings)
-    job = dg.define_asset_job(
-        "verify", selection=dg.AssetSelection.checks(checks.combined_matches_warehouse)
-    )
-    resolved = dg.Definitions(
-        assets=defs.assets,
-        asset_checks=defs.asset_checks,
-        resources=defs.resources,
-        jobs=[job],
-        executor=dg.in_process_executor,
-    ).resolve_job_def("verify")
-    # The partition as a tag: `partition_key=` looks for an asset's partitions, and a
-    # selection of checks alone names none.
-    result = resolved.execute_in_process(instance=instance, tags={"dagster/partition": site})
+    selection = dg.AssetSelection.checks(checks.combined_matches_warehouse)
+    result = run_selection(settings, instance, selection, site=site)
     [evaluation] = result.get_asset_check_evaluations()
     return evaluation
 
