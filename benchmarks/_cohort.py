@@ -32,9 +32,11 @@ def cohort_files(landing: Path) -> dict[str, Path]:
 def linked_landing(ctx: BenchContext, keys: Sequence[str], name: str, quick_cycles: int) -> Path:
     """A landing `name` holding `keys`, each hard-linking the files of one generated cohort of
     its window length (90, 91 or 92 days), generated once and kept: the disk holds three
-    cohorts. Hard links, since the landing refuses a symbolic link to a file outside it."""
+    cohorts. Hard links, since the landing refuses a symbolic link to a file outside it. Quick
+    cohorts are kept per cycle count, so benchmarks asking for different counts never share
+    (and silently reuse) each other's files."""
     suffix = "-quick" if ctx.quick else ""
-    shared = ctx.work / f"landing-by-length{suffix}"
+    shared = ctx.work / ("landing-by-length" + (f"-quick-{quick_cycles}" if ctx.quick else ""))
     landing = ctx.work / f"{name}{suffix}"
     write_profile(landing)
     for key in keys:

@@ -31,13 +31,13 @@ import polars as pl
 import psutil
 
 from benchmarks import BenchContext, Figure
+from benchmarks._cohort import QUICK_CYCLES, linked_landing
 from energymobile.backfill import execute_cohorts_on_workers
 from energymobile.channels import CHANNELS
 from energymobile.cohorts import cohort_keys, window_hours
 from energymobile.defs.partitions import add_sites, partition_key
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.rigs import DEFAULT_SITE
-from energymobile.sample.generate import generate_cohort, write_profile
 from energymobile.settings import (
     CELERY_BROKER_VAR,
     DATABASE_URL_VAR,
@@ -58,7 +58,6 @@ from energymobile_tests.support.synthetic import synthetic_cohort_frame, synthet
 NAME = "fleet"
 EXPLICIT = True
 COHORTS, QUICK_COHORTS = 4, 3
-QUICK_CYCLES = 48
 WORKER_COUNTS = (1, 2)
 FLEET_RIGS = 1_860
 RIG_QUARTER_MB = 600.0
@@ -73,7 +72,7 @@ ROWS_PER_COHORT = 2_200
 def run(ctx: BenchContext) -> list[Figure]:
     count = QUICK_COHORTS if ctx.quick else COHORTS
     keys = cohort_keys("2008-03-26", count)
-    landing = _landing(ctx, keys)
+    landing = linked_landing(ctx, keys, "fleet-landing", QUICK_CYCLES)
     megabytes = sum(f.stat().st_size for k in keys for f in _cohort_files(landing, k)) / 1e6
     figures = [Figure(NAME, "text through the engine", megabytes, "MB", f"{count} cohorts")]
     figures.append(_polars_baseline(landing, keys[0]))
@@ -91,25 +90,6 @@ def run(ctx: BenchContext) -> list[Figure]:
         pg.stop()
     figures += _combined_against_history(ctx)
     return figures
-
-
-def _landing(ctx: BenchContext, keys: list[str]) -> Path:
-    """Generated once per window length, hard-linked per cohort (the landing refuses symbolic
-    links leading outside it; a hard link is a file)."""
-    shared = ctx.work / ("fleet-by-length-quick" if ctx.quick else "landing-by-length")
-    landing = ctx.work / ("fleet-landing-quick" if ctx.quick else "fleet-landing")
-    write_profile(landing)
-    for key in keys:
-        source = shared / "logs" / f"{window_hours(key)}h"
-        if not source.exists():
-            print(f"  generating a {window_hours(key)}-hour cohort (cached)", flush=True)
-            generate_cohort(shared, key, cycles=QUICK_CYCLES if ctx.quick else None).rename(source)
-        target = landing / "logs" / key
-        target.mkdir(parents=True, exist_ok=True)
-        for channel in CHANNELS:
-            if not (target / channel.file_name).exists():
-                os.link(source / channel.file_name, target / channel.file_name)
-    return landing
 
 
 def _cohort_files(landing: Path, key: str) -> list[Path]:
