@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -233,8 +234,9 @@ def _backfill(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         workers = getattr(args, "workers", BACKFILL_WORKERS)
         site = getattr(args, "site", "default")
-        outcomes = materialize_cohorts(
-            keys,
+        # The loads and, with --netcdf, the netCDF job: the same cohorts' runs, reported alike.
+        materialize = functools.partial(
+            materialize_cohorts,
             settings=settings,
             instance=instance,
             on_done=report,
@@ -242,6 +244,7 @@ def _backfill(args: argparse.Namespace) -> int:
             workers=workers,
             site=site,
         )
+        outcomes = materialize(keys)
         loaded = [o.key for o in outcomes if o.success]
         combined_failed = False
         combined_key = combined_csv_key(site)
@@ -258,16 +261,7 @@ def _backfill(args: argparse.Namespace) -> int:
             from energymobile.definitions import NETCDF_JOB
 
             print(f"netCDF files of {len(loaded)} cohorts:", flush=True)
-            outcomes += materialize_cohorts(
-                loaded,
-                settings=settings,
-                instance=instance,
-                on_done=report,
-                job_name=NETCDF_JOB,
-                on_note=note,
-                workers=workers,
-                site=site,
-            )
+            outcomes += materialize(loaded, job_name=NETCDF_JOB)
     _print_where(settings, site)
     failed = [o for o in outcomes if not o.success]
     if failed:
