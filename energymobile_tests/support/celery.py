@@ -26,8 +26,8 @@ import psutil
 
 from energymobile.instance import PRODUCTION, ensure_instance_yaml
 from energymobile.settings import CELERY_BROKER_VAR, EXECUTOR_VAR, HOME_VAR
+from energymobile_tests.support.processes import StartedProcess, stop_process_tree
 from energymobile_tests.support.servers import HOST, die_with_parent, free_port
-from energymobile_tests.support.webserver import stop_process_tree
 
 START_TIMEOUT_S = 180.0
 """A worker imports the code location before it says ready (~5 s alone, more under load)."""
@@ -48,17 +48,8 @@ class RedisBroker:
         return f"redis://:{self.password}@{self.host}:{self.port}/0"
 
 
-@dataclass
-class CeleryWorker:
-    """One started worker: its Celery node name, folder, log and process."""
-
-    name: str
-    folder: Path
-    log: Path
-    popen: subprocess.Popen[bytes]
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return f"--- {self.name} ---\n" + self.log.read_text(errors="replace")[-chars:]
+class CeleryWorker(StartedProcess):
+    """One started worker (its name is its Celery node name) and its pool's processes."""
 
     def processes(self) -> list[psutil.Process]:
         """The worker and its pool's processes (the prefork child runs the steps)."""

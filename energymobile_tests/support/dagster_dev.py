@@ -25,8 +25,9 @@ from typing import Any
 from energymobile.instance import ensure_instance_yaml
 from energymobile.settings import Settings
 from energymobile_tests.support import REPO_ROOT
+from energymobile_tests.support.processes import stop_process_tree
 from energymobile_tests.support.servers import free_port
-from energymobile_tests.support.webserver import stop_process_tree, wait_until_location_loaded
+from energymobile_tests.support.webserver import wait_until_location_loaded
 
 START_TIMEOUT_S = 180.0  # a bound, not a target: a loaded 2-core machine took over 90 s
 STOP_TIMEOUT_S = 30.0

@@ -30,8 +30,9 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from energymobile_tests.support import REPO_ROOT
+from energymobile_tests.support.processes import StartedProcess, stop_process_tree
 from energymobile_tests.support.servers import HOST, die_with_parent, free_port
-from energymobile_tests.support.webserver import stop_process_tree, wait_until_location_loaded
+from energymobile_tests.support.webserver import wait_until_location_loaded
 from energymobile_tests.support.wheel import InstalledWheel
 
 START_TIMEOUT_S = 180.0
@@ -59,25 +60,12 @@ def declared_code_location(pyproject: Path = REPO_ROOT / "pyproject.toml") -> Co
 
 
 @dataclass
-class Process:
-    """One started process: its name, folder, log and Popen."""
-
-    name: str
-    folder: Path
-    log: Path
-    popen: subprocess.Popen[bytes]
-
-    def log_tail(self, chars: int = 3000) -> str:
-        return f"--- {self.name} ---\n" + self.log.read_text(errors="replace")[-chars:]
-
-
-@dataclass
 class ProductionDeployment:
     """The running processes, the webserver's URL and the folders each process owns."""
 
     url: str
     location: CodeLocation
-    processes: dict[str, Process] = field(default_factory=dict)
+    processes: dict[str, StartedProcess] = field(default_factory=dict)
 
     def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """POST a query to the webserver's GraphQL API; raises on GraphQL errors."""
@@ -163,7 +151,7 @@ def running_production(
 
 def _start(
     wheel: InstalledWheel, name: str, folder: Path, command: list[str], env: Mapping[str, str]
-) -> Process:
+) -> StartedProcess:
     log = folder / f"{name}.log"
     with log.open("wb") as out:
         popen = subprocess.Popen(
@@ -175,10 +163,10 @@ def _start(
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
         )
-    return Process(name, folder, log, popen)
+    return StartedProcess(name, folder, log, popen)
 
 
-def _wait_for_port(port: int, process: Process, timeout_s: float = START_TIMEOUT_S) -> None:
+def _wait_for_port(port: int, process: StartedProcess, timeout_s: float = START_TIMEOUT_S) -> None:
     """Until the code server accepts connections (it loads the definitions first)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
