@@ -31,9 +31,23 @@ SQLALCHEMY_2_0 = sqlalchemy.__version__.startswith("2.0.")
 NO_QUERY = "SQLAlchemy 2.0 cannot name a SQLite path holding '?': refused (test below)"
 FOLDER_NAMES = [
     pytest.param(name, marks=pytest.mark.skipif(SQLALCHEMY_2_0 and "?" in name, reason=NO_QUERY))
-    for name in ["hh#A", "hh?A", "100%", "100%41", "a b", "ünïcødé", "q?x#y%20z ü"]
+    for name in [
+        "hh#A",
+        "hh?A",
+        "100%",
+        "100%41",
+        "a b",
+        "ünïcødé",
+        "q?x#y%20z ü",
+        "a:b\\c;d&e=f+g@h",
+        "quotes'\"`$x",
+        "tab\tand\nnewline",
+        "-lead~*[x]",
+    ]
 ]
-"""Characters URLs reserve (#, ?, %), an escape lookalike, spaces and non-ASCII."""
+"""Characters URLs reserve (#, ?, %, :, ;, &, =, +, @), an escape lookalike, spaces, non-ASCII,
+and what else a Linux folder name may hold: backslash, quotes, `$`, tab, newline, a leading
+`-`, glob characters."""
 
 
 def problems(env: dict[str, str]) -> list[str]:
