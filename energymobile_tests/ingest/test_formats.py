@@ -417,6 +417,11 @@ def test_csv_compressed_bytes_are_refused(case, data):
         _parse_csv(data)
 
 
+REFUSED_WITHIN = pytest.mark.timeout(60)
+"""A bound on a hang, not a speed test (as in test_parse): refused in under a second here."""
+
+
+@REFUSED_WITHIN
 def test_csv_a_100_mb_header_or_line_is_refused_before_it_is_parsed():
     with pytest.raises(InputError) as caught:
         _parse_csv(b"CE_1," * 20_000_000 + b"\n" + BODY)
@@ -442,6 +447,7 @@ def test_jsonl_compressed_bytes_are_refused(case, data):
         reduce_jsonl(data, file=JSONL_FILE)
 
 
+@REFUSED_WITHIN
 def test_jsonl_a_100_mb_line_is_refused_before_it_is_parsed(monkeypatch):
     huge = b'{"cycle":1,"PS1":[' + b"1.5," * 25_000_000 + b"1]}"
     fast, strict = _both_paths(monkeypatch, _replace_line(2, huge))
@@ -450,6 +456,7 @@ def test_jsonl_a_100_mb_line_is_refused_before_it_is_parsed(monkeypatch):
     assert fast.reason.startswith("line of 100000021 bytes: a cycle's line holds at most")
 
 
+@REFUSED_WITHIN
 def test_jsonl_a_60000_digit_value_is_out_of_range(monkeypatch):
     """Python's json refuses integers of more than 4300 digits, naming no column."""
     fast, strict = _both_paths(monkeypatch, _raw_value(2, "PS3", 7, b"9" * 60_000))
