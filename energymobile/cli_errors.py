@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from energymobile.redaction import scrub, url_secrets
-from energymobile.settings import DATABASE_URL_VAR, Settings, SettingsError
+from energymobile.settings import DATABASE_URL_VAR, Settings, SettingsError, sqlite_file
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -87,17 +87,15 @@ def _full_database(error: BaseException) -> str | None:
 
 def _sqlite_folders() -> list[tuple[str, Path]]:
     """The folders of the SQLite databases the CLI writes: Dagster's and the warehouse's."""
-    from sqlalchemy.engine import make_url
-
     folders = []
     if os.environ.get("DAGSTER_HOME"):
         folders.append(("DAGSTER_HOME", Path(os.environ["DAGSTER_HOME"])))
     try:
-        url = make_url(os.environ.get(DATABASE_URL_VAR) or Settings.from_env().database_url)
+        database = sqlite_file(os.environ.get(DATABASE_URL_VAR) or Settings.from_env().database_url)
     except Exception:  # unreadable settings were reported already
         return folders
-    if url.get_backend_name() == "sqlite" and url.database:
-        folders.append(("the warehouse", Path(url.database).absolute().parent))
+    if database is not None:
+        folders.append(("the warehouse", database.absolute().parent))
     return folders
 
 

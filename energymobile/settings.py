@@ -11,9 +11,9 @@ message about a bad URL shows it masked.
 
 Paths become URLs through the standard library (`Path.as_uri`, SQLAlchemy's `URL.create`),
 never by pasting strings, so a home folder may hold any character a file system allows (`#`,
-`?`, `%`, spaces, non-ASCII) and still name exactly that folder. One exception: SQLAlchemy 2.0,
-which Python 3.10 gets from the lock, cannot write a `?` in a SQLite path (`sqlite_url` refuses
-it rather than name another file).
+`?`, `%`, spaces, non-ASCII) and still name exactly that folder. SQLAlchemy 2.0, which Python
+3.10 gets from the lock, cannot write a `?` in a SQLite path; there `sqlite_url` names the file
+through SQLite's own URI filenames instead (`sqlite_file` reads either form back).
 """
 
 from __future__ import annotations
@@ -23,12 +23,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import unquote, urlsplit
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote, unquote, urlsplit
 
 from energymobile.redaction import redact_url
 
-__all__ = ["Settings", "SettingsError", "redact_url", "sqlite_url"]
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+__all__ = ["Settings", "SettingsError", "redact_url", "sqlite_file", "sqlite_url"]
 
 HOME_VAR = "ENERGYMOBILE_HOME"
 LANDING_VAR = "ENERGYMOBILE_LANDING"
@@ -123,10 +126,7 @@ class Settings:
         home = read(HOME_VAR, _home, Path(".energymobile").absolute())
         database_url = read(DATABASE_URL_VAR, _database_url, "")
         if not env.get(DATABASE_URL_VAR):
-            try:
-                database_url = sqlite_url(home / "warehouse.sqlite")
-            except SettingsError as err:
-                problems.extend(err.problems)
+            database_url = sqlite_url(home / "warehouse.sqlite")
         settings = cls(
             home=home,
             landing=read(LANDING_VAR, _landing, str(home / "landing")),
@@ -188,22 +188,33 @@ def landing_settle_seconds(raw: str | None) -> int:
 
 
 def sqlite_url(path: Path) -> str:
-    """The SQLAlchemy URL of a SQLite file, with the characters URLs reserve (`?`, `#`, `%`)
-    percent-encoded: SQLAlchemy decodes them back to exactly this path. SettingsError if this
-    SQLAlchemy cannot (2.0 neither encodes nor decodes the path, so a `?` starts the query)."""
-    import sqlalchemy  # here, not at the top: `--help` needs no SQLAlchemy
-    from sqlalchemy.engine import URL, make_url
+    """The SQLAlchemy URL of a SQLite file, naming exactly `path` whatever its characters.
+
+    SQLAlchemy 2.1 percent-encodes the characters URLs reserve (`?`, `#`, `%`) and decodes them
+    back. SQLAlchemy 2.0 (Python 3.10's lock) does neither, so a `?` would start the query and
+    the URL would name another file; for such a path the URL is one of SQLite's URI filenames
+    (`sqlite:///file:<percent-encoded path>?uri=true`), which SQLite decodes itself."""
+    from sqlalchemy.engine import URL  # here, not at the top: `--help` needs no SQLAlchemy
 
     url = URL.create("sqlite", database=str(path)).render_as_string(hide_password=False)
-    if make_url(url).database != str(path):
-        raise SettingsError(
-            [
-                f"the SQLite file {path} cannot be named in a URL by SQLAlchemy "
-                f"{sqlalchemy.__version__} (before 2.1, which Python 3.10 gets, a '?' ends the "
-                f"path): use a folder without '?' in its name, or set {DATABASE_URL_VAR}"
-            ]
-        )
-    return url
+    if sqlite_file(url) == path:
+        return url
+    uri = URL.create("sqlite", database="file:" + quote(str(path)), query={"uri": "true"})
+    return uri.render_as_string(hide_password=False)
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file a SQLite URL opens (a plain path or a `?uri=true` URI filename, the two forms
+    `sqlite_url` writes); None for another database or an in-memory one."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("uri") == "true" and database.startswith("file:"):
+        return Path(unquote(urlsplit(database).path))
+    return Path(database)
 
 
 def local_folder(url: str) -> Path | None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import sqlalchemy
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from energymobile.settings import (
     DATABASE_URL_VAR,
@@ -20,30 +19,25 @@ from energymobile.settings import (
     Settings,
     SettingsError,
     local_folder,
+    sqlite_file,
     sqlite_url,
 )
 from energymobile.storage.object_store import open_object_store
 
 pytestmark = pytest.mark.unit
 
-SQLALCHEMY_2_0 = sqlalchemy.__version__.startswith("2.0.")
-"""Python 3.10's lock: its URLs cannot hold a '?' in a SQLite path (settings.sqlite_url)."""
-NO_QUERY = "SQLAlchemy 2.0 cannot name a SQLite path holding '?': refused (test below)"
 FOLDER_NAMES = [
-    pytest.param(name, marks=pytest.mark.skipif(SQLALCHEMY_2_0 and "?" in name, reason=NO_QUERY))
-    for name in [
-        "hh#A",
-        "hh?A",
-        "100%",
-        "100%41",
-        "a b",
-        "ünïcødé",
-        "q?x#y%20z ü",
-        "a:b\\c;d&e=f+g@h",
-        "quotes'\"`$x",
-        "tab\tand\nnewline",
-        "-lead~*[x]",
-    ]
+    "hh#A",
+    "hh?A",
+    "100%",
+    "100%41",
+    "a b",
+    "ünïcødé",
+    "q?x#y%20z ü",
+    "a:b\\c;d&e=f+g@h",
+    "quotes'\"`$x",
+    "tab\tand\nnewline",
+    "-lead~*[x]",
 ]
 """Characters URLs reserve (#, ?, %, :, ;, &, =, +, @), an escape lookalike, spaces, non-ASCII,
 and what else a Linux folder name may hold: backslash, quotes, `$`, tab, newline, a leading
@@ -165,21 +159,22 @@ def test_a_home_of_any_name_gives_urls_naming_exactly_its_folders(tmp_path: Path
     assert settings.home == home
     store = open_object_store(settings.object_store)
     assert store.root == home / "s3"  # type: ignore[attr-defined]
-    assert make_url(settings.database_url).database == str(home / "warehouse.sqlite")
+    assert sqlite_file(settings.database_url) == home / "warehouse.sqlite"
     assert Path(settings.landing) == home / "landing"
 
 
-@pytest.mark.skipif(not SQLALCHEMY_2_0, reason="SQLAlchemy >= 2.1 names any SQLite path")
-def test_a_home_sqlalchemy_cannot_name_is_refused_not_replaced_by_another_file(tmp_path: Path):
-    """SQLAlchemy 2.0 read `sqlite:////…/hh?A/warehouse.sqlite` as the file `…/hh`."""
-    assert problems({HOME_VAR: str(tmp_path / "hh?A")}) == [
-        f"the SQLite file {tmp_path / 'hh?A' / 'warehouse.sqlite'} cannot be named in a URL by "
-        f"SQLAlchemy {sqlalchemy.__version__} (before 2.1, which Python 3.10 gets, a '?' ends "
-        f"the path): use a folder without '?' in its name, or set {DATABASE_URL_VAR}"
-    ]
-    url = sqlite_url(tmp_path / "warehouse.sqlite")
-    chosen = Settings.from_env({HOME_VAR: str(tmp_path / "hh?A"), DATABASE_URL_VAR: url})
-    assert chosen.database_url == url
+def test_a_sqlite_url_names_exactly_its_file_and_sqlite_opens_that_file(tmp_path: Path):
+    """SQLAlchemy 2.0 (Python 3.10's lock) read `sqlite:////…/hh?A/warehouse.sqlite` as the
+    file `…/hh`; with either SQLAlchemy the URL opens the file it names, and nothing else."""
+    folder = tmp_path / "q?x#y%41 ü"
+    folder.mkdir()
+    url = Settings.from_env({HOME_VAR: str(folder)}).database_url
+    assert sqlite_file(url) == folder / "warehouse.sqlite"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    engine.dispose()
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["warehouse.sqlite"]
 
 
 def test_two_homes_differing_after_a_hash_keep_apart(tmp_path: Path):
@@ -193,7 +188,7 @@ def test_two_homes_differing_after_a_hash_keep_apart(tmp_path: Path):
 def test_file_urls_and_sqlite_urls_round_trip_any_folder_name(name: str):
     path = Path("/data") / name / "x"
     assert local_folder(path.as_uri()) == path
-    assert make_url(sqlite_url(path)).database == str(path)
+    assert sqlite_file(sqlite_url(path)) == path
 
 
 def test_a_file_url_given_percent_encoded_names_the_decoded_folder():

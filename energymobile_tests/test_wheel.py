@@ -105,9 +105,11 @@ def test_installed_with_the_locked_dependencies_it_loads_a_cohort_from_an_empty_
 ):
     """`energymobile generate` + `energymobile backfill` as a new user runs them: the venv's
     own command, from an empty folder outside the checkout, with nothing of the test process's
-    environment. Everything it reads at run time comes from the installed package."""
+    environment. Everything it reads at run time comes from the installed package. The folder's
+    name holds the characters URLs reserve, a space and non-ASCII (issue 15: any folder name
+    works); on Python 3.10, SQLAlchemy 2.0 cannot name its SQLite file as a plain URL."""
     installed_wheel, version = installed_on
-    folder = tmp_path / "empty"
+    folder = tmp_path / "empty q?x#y%41 ü"
     folder.mkdir()
     where = installed_wheel.run("python", "-c", WHERE_AND_VERSION, cwd=folder)
     assert where.returncode == 0, where.stderr
@@ -115,7 +117,10 @@ def test_installed_with_the_locked_dependencies_it_loads_a_cohort_from_an_empty_
     assert Path(module).is_relative_to(installed_wheel.venv)
     assert running == "{}.{}".format(*version)
 
-    short = {"ENERGYMOBILE_MAX_SHORTFALL_HOURS": "3000"}  # 24 cycles, not a quarter's 2205
+    short = {
+        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": "3000",  # 24 cycles, not a quarter's 2205
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),  # the link Dagster is given (dagster_home.py)
+    }
     cycles = ("--cycles", str(SHORT_CYCLES))
     generated = installed_wheel.run(
         "energymobile", "generate", "--cohorts", "1", *cycles, cwd=folder, **short
@@ -129,6 +134,7 @@ def test_installed_with_the_locked_dependencies_it_loads_a_cohort_from_an_empty_
     csv = home / "s3" / "oil-well-data-all-historical" / f"cohort={KEY}" / "data.csv"
     assert len(csv.read_text().splitlines()) == SHORT_CYCLES + 1  # header + one row a cycle
     assert (home / "s3" / "oil-well-data-all-historical.csv").is_file()
+    assert (home / "warehouse.sqlite").is_file()
     # Dagster's home got the package's own dagster.yaml (not a file beside a checkout).
     assert (home / "dagster" / "dagster.yaml").read_text() == instance_yaml(EMBEDDED)
 

@@ -36,6 +36,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.util import asbool
 
 from energymobile.file_lock import exclusive_file_lock
+from energymobile.settings import sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,8 @@ def schema_lock(conn: Connection, timeout_s: int = SCHEMA_LOCK_TIMEOUT_S) -> Ite
     elif conn.dialect.name == POSTGRES:
         with _postgres_advisory_lock(conn, timeout_s):
             yield
-    elif conn.dialect.name == SQLITE and conn.engine.url.database not in (None, "", ":memory:"):
-        with _file_lock(Path(f"{conn.engine.url.database}.schema-lock"), timeout_s):
+    elif conn.dialect.name == SQLITE and (database := sqlite_file(conn.engine.url)) is not None:
+        with _file_lock(database.with_name(database.name + ".schema-lock"), timeout_s):
             yield
     else:
         yield

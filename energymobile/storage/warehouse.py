@@ -18,11 +18,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, make_url, select
+from sqlalchemy import Connection, Engine, and_, bindparam, create_engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from energymobile.channels import (
@@ -35,7 +34,7 @@ from energymobile.cohorts import cohort_window
 from energymobile.ingest.hourly import KEY_COLUMNS
 from energymobile.ingest.reduce import FileReceipt
 from energymobile.rigs import DEFAULT_RIG, Rig
-from energymobile.settings import redact_url
+from energymobile.settings import redact_url, sqlite_file
 from energymobile.storage.archive import delivery_id
 from energymobile.storage.dialects import (
     BULK_METHODS,
@@ -156,13 +155,13 @@ class StoredHours:
 
 
 def _make_sqlite_folder(url: str) -> None:
-    """SQLite creates its file but not the folder: with the default warehouse
-    ($ENERGYMOBILE_HOME/warehouse.sqlite) and an S3 object store nothing else creates the home.
-    A folder that cannot be made is left for SQLite to report."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    """SQLite creates its file but not the folder ("unable to open database file"): with the
+    default warehouse ($ENERGYMOBILE_HOME/warehouse.sqlite) and an S3 object store nothing else
+    creates the home. A folder that cannot be made is left for SQLite to report."""
+    database = sqlite_file(url)
+    if database is not None:
         with contextlib.suppress(OSError):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database.absolute().parent.mkdir(parents=True, exist_ok=True)
 
 
 class Warehouse:
@@ -174,10 +173,6 @@ class Warehouse:
         self.url = url
         _make_sqlite_folder(url)
         self.engine: Engine = create_engine(url, pool_pre_ping=True, **engine_options(url))
-        database = self.engine.url.database
-        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
-            # SQLite creates the file, not its folder ("unable to open database file").
-            Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
         configure_engine(self.engine)
         self._schema_checked = False
         self._bulk_method: str | None = bulk
