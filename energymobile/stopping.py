@@ -14,6 +14,10 @@ Three things stand in the way, each handled here:
   and ends the process.
 - Worker threads left blocked would keep the interpreter from exiting; the command's entry
   point leaves with `os._exit` once stopped (cli.entry).
+- A handler raises wherever the main thread happens to be, also inside a weakref or garbage
+  collector callback, where Python cannot pass the exception on: it prints "Exception ignored
+  in: …" and a traceback, and drops it. Within `stop_on_signals` such a dropped interruption
+  is not printed (`_quiet_interruptions`); the watcher saw the signal and ends the CLI anyway.
 """
 
 from __future__ import annotations
@@ -60,6 +64,23 @@ def signal_name(signum: int) -> str:
 
 def _raise_stopped(signum: int, _frame: FrameType | None) -> None:
     raise Stopped(signum)
+
+
+def _quiet_interruptions(
+    previous: Callable[[sys.UnraisableHookArgs], object],
+) -> Callable[[sys.UnraisableHookArgs], None]:
+    """An unraisable-exception hook that drops interruptions (Stopped, KeyboardInterrupt,
+    Dagster's DagsterExecutionInterruptedError: BaseExceptions that are not Exceptions) and
+    passes anything else to `previous`."""
+
+    def hook(unraisable: sys.UnraisableHookArgs) -> None:
+        if isinstance(unraisable.exc_value, BaseException) and not isinstance(
+            unraisable.exc_value, Exception
+        ):
+            return
+        previous(unraisable)
+
+    return hook
 
 
 class _Watcher(threading.Thread):
@@ -116,6 +137,8 @@ def stop_on_signals() -> Iterator[None]:
     os.set_blocking(write_end, False)
     previous_handlers = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     previous_fd = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interruptions(previous_hook)
     watcher = _Watcher(read_end)
     watcher.start()
     _watchers.append(watcher)
@@ -127,6 +150,7 @@ def stop_on_signals() -> Iterator[None]:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(previous_fd)
+        sys.unraisablehook = previous_hook
         watcher.finished.set()
         watcher.join()
         _watchers.remove(watcher)

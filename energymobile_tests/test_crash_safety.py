@@ -179,20 +179,24 @@ MOMENTS = {
 }
 
 
-@pytest.mark.parametrize("moment", list(MOMENTS))
-def test_a_backfill_killed_at_any_moment_blocks_no_later_backfill(backfills: Backfills, moment):
+@contextmanager
+def caught_at(
+    backfills: Backfills, moment: str, name: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path, dg.DagsterRun]]:
+    """A backfill of KEY started and caught at `moment` (a MOMENTS key), with its run; the
+    request or lock that holds it is let go when the block ends."""
     held = MOMENTS[moment]
     backfills.initialize()
     with warehouse_locked(backfills.settings) if held is None else nullcontext():
         if held is not None:
             backfills.proxy.hold_requests(held)
-        victim, log = backfills.start("killed", "--from", KEY, "--cohorts", "1")
+        process, log = backfills.start(name, "--from", KEY, "--cohorts", "1")
         if held is not None:
             caught = backfills.proxy.held.wait(timeout=NEXT_BACKFILL_TIMEOUT_S)
             assert caught, f"never reached {held}:\n{log.read_text()}"
-            killed_run = latest_run(backfills)
+            run = latest_run(backfills)
         else:
-            killed_run_id = wait_for(
+            run_id = wait_for(
                 "the load to start",
                 lambda: step_started(backfills, "mysql_tables"),
                 NEXT_BACKFILL_TIMEOUT_S,
@@ -200,21 +204,66 @@ def test_a_backfill_killed_at_any_moment_blocks_no_later_backfill(backfills: Bac
                 interval_s=0.2,
             )
             with backfills.instance() as instance:
-                killed_run = instance.get_run_by_id(killed_run_id)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait()
-    backfills.proxy.release()
-    assert killed_run is not None and killed_run.status == dg.DagsterRunStatus.STARTED
+                run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == dg.DagsterRunStatus.STARTED
+        try:
+            yield process, log, run
+        finally:
+            backfills.proxy.release()
 
+
+def assert_the_next_backfill_finishes(backfills: Backfills) -> str:
+    """Both cohorts loaded and the combined file rebuilt; nothing left held; its output."""
     output = backfills.run("next", "--from", KEY, "--to", OTHER)
-
     assert f"[1/2] {KEY} ok" in output and f"[2/2] {OTHER} ok" in output, output
     assert f"{COMBINED_KEY} ok" in output, output
+    assert_nothing_held(backfills)
+    assert_both_cohorts_exported(backfills)
+    return output
+
+
+@pytest.mark.parametrize("moment", list(MOMENTS))
+def test_a_backfill_killed_at_any_moment_blocks_no_later_backfill(backfills: Backfills, moment):
+    with caught_at(backfills, moment, "killed") as (victim, _, killed_run):
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+
+    output = assert_the_next_backfill_finishes(backfills)
+
     assert f"marked run {killed_run.run_id[:8]}" in output, output  # said what it cleared
     with backfills.instance() as instance:
         assert instance.get_run_by_id(killed_run.run_id).status == dg.DagsterRunStatus.FAILURE
-    assert_nothing_held(backfills)
-    assert_both_cohorts_exported(backfills)
+
+
+STOPPED_BY = {signal.SIGTERM: "stopped by SIGTERM", signal.SIGINT: "stopped by Ctrl-C (SIGINT)"}
+SIGNAL_AT = [
+    ("reading the delivery", signal.SIGINT),
+    ("writing the archive", signal.SIGTERM),
+    ("loading the warehouse", signal.SIGINT),
+    ("writing the cohort's export", signal.SIGTERM),
+]
+"""Each moment with one of the two signals (both at every moment would double a slow test);
+the rebuild, with both, is the next test's."""
+
+
+@pytest.mark.parametrize(("moment", "signum"), SIGNAL_AT, ids=[m for m, _ in SIGNAL_AT])
+def test_sigterm_or_ctrl_c_stops_a_backfill_at_any_moment(backfills: Backfills, moment, signum):
+    """Issue 15: SIGTERM and SIGINT were ignored; only SIGKILL ended a backfill. Now either
+    ends it wherever it is (inside a step held at S3 or at the warehouse's lock), with one
+    line, the signal's status and no traceback; its run is marked failed by the CLI itself
+    (the next backfill finds nothing to clear), and the next backfill finishes."""
+    with caught_at(backfills, moment, "stopped") as (process, log, run):
+        process.send_signal(signum)
+        status = process.wait(timeout=STOP_TIMEOUT_S)
+    said = log.read_text()
+    assert status == 128 + signum, said
+    assert f"energymobile: {STOPPED_BY[signum]}" in said and "Traceback" not in said, said
+    with backfills.instance() as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+    output = assert_the_next_backfill_finishes(backfills)
+
+    assert "marked run" not in output, output
 
 
 def test_sigterm_and_ctrl_c_stop_a_backfill_waiting_for_the_pool_or_running(backfills: Backfills):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import weakref
 
 import pytest
 
@@ -45,3 +47,31 @@ def test_without_a_signal_nothing_is_raised_and_handlers_are_restored():
         raise_if_stopped()
     raise_if_stopped()  # outside: no effect
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_an_interruption_python_cannot_pass_on_is_not_printed_anything_else_is(monkeypatch):
+    """A signal handler that raises inside a weakref callback (Dagster's, during a run): Python
+    drops the exception and printed "Exception ignored in: …" with a traceback under the
+    CLI's one line. Within stop_on_signals the dropped interruption is not printed; any other
+    error dropped there still is."""
+    reported: list[type[BaseException]] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: reported.append(args.exc_type))
+
+    def drop_in_a_weakref_callback(error: BaseException) -> None:
+        class Thing:
+            pass
+
+        def callback(_ref: weakref.ref[Thing]) -> None:
+            raise error
+
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing  # the callback runs, its exception is unraisable
+        assert ref() is None
+
+    with stop_on_signals():
+        drop_in_a_weakref_callback(KeyboardInterrupt())
+        drop_in_a_weakref_callback(Stopped(signal.SIGTERM))
+        drop_in_a_weakref_callback(ValueError("a real bug"))
+    drop_in_a_weakref_callback(KeyboardInterrupt())  # outside: Python's own behaviour again
+    assert reported == [ValueError, KeyboardInterrupt]
