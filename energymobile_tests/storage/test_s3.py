@@ -6,17 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
 
+from energymobile.ingest.delivery import read_delivery
+from energymobile.ingest.errors import InputError
 from energymobile.rigs import DEFAULT_RIG, Rig
 from energymobile.storage.landing import open_landing
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.s3 import S3AccessError, S3Landing, S3ObjectStore, least_privilege_policy
 from energymobile_tests.support.s3 import S3_ABSENT_BUCKET, S3_BUCKET, S3_LANDING_BUCKET, MotoS3
+from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
 
@@ -194,6 +197,33 @@ def test_a_landing_drop_is_listed_and_read_from_s3(moto_s3, s3_prefix, s3_drop):
     assert list(landing.list_cohort("2008-03-26", north)) == ["TS1.txt"]
     assert landing.read_cohort_file("2008-03-26", "TS1.txt", north) == b"fleet\n"
     assert landing.describe("2008-03-26", north) == f"s3://{S3_LANDING_BUCKET}/{fleet}"
+
+
+def test_a_landing_file_gone_after_the_listing_is_named_as_the_landing_names_it(
+    moto_s3, s3_prefix, s3_drop
+):
+    """Issue 15: a file listed, then removed from the S3 landing before it is read (a
+    technician re-uploading, a lifecycle rule) is an InputError naming it as the landing does,
+    not a bare FileNotFoundError with the bucket's URL; the profile likewise."""
+    s3_drop("2008-03-26")
+    landing = open_landing(f"s3://{S3_LANDING_BUCKET}/{s3_prefix}")
+    available = landing.list_cohort("2008-03-26").keys()
+
+    def read(profile: Callable[[], bytes]) -> None:
+        read_delivery(
+            "2008-03-26",
+            available=available,
+            read=lambda name: landing.read_cohort_file("2008-03-26", name),
+            read_profile_bytes=profile,
+        )
+
+    moto_s3.admin.delete_object(Bucket=S3_LANDING_BUCKET, Key=f"{s3_prefix}/profile/profile.txt")
+    with pytest.raises(InputError, match=r"^profile/profile\.txt: missing: "):
+        read(landing.read_profile)
+    profile = b"3\t100\t0\t130\t1\n" * SHORT_CYCLES
+    moto_s3.admin.delete_object(Bucket=S3_LANDING_BUCKET, Key=f"{s3_prefix}/logs/2008-03-26/SE.txt")
+    with pytest.raises(InputError, match=r"^logs/2008-03-26/SE\.txt: missing: it was listed but"):
+        read(lambda: profile)
 
 
 def test_the_policy_in_the_docs_is_the_one_enforced_here():
