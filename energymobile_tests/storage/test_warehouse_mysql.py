@@ -2,15 +2,14 @@
 detected (and refused by the client URL), and the files before Alembic applied by hand with the
 mariadb client.
 
-The behaviours every dialect shares are in test_warehouse.py and test_schema.py, and what
-every server shares (today's sql/ files applied by hand, a server killed mid-load) in
-test_warehouse_servers.py. Every test gets its own empty database on the session's server
-(`mysql_url`), as the application user with only the privileges docs/mysql.md lists.
+The rest is common: every dialect's behaviour in test_warehouse.py and test_schema.py, every
+server's (today's sql/ files by hand, a kill mid-load) in test_warehouse_servers.py. Each test
+here has an empty database of its own on the session's MariaDB, as the application user with
+the privileges docs/mysql.md lists, no more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -36,10 +35,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def warehouse(mysql_url: str) -> Iterator[Warehouse]:
-    wh = Warehouse(mysql_url)
-    yield wh
-    wh.dispose()
+def url(mysql_url: str) -> str:
+    """MariaDB alone here (storage/conftest.py's `warehouse` opens this)."""
+    return mysql_url
 
 
 def test_the_revisions_make_innodb_utf8mb4_tables_with_their_types_keys_and_indexes(

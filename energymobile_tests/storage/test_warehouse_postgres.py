@@ -2,10 +2,10 @@
 engine make, the advisory schema lock timing out, a role without the grants, and a load cut off
 mid-COPY by terminating its backend.
 
-The behaviours every dialect shares are in test_warehouse.py and test_schema.py, and what
-every server shares (the sql/ files applied by hand, a server killed mid-load) in
-test_warehouse_servers.py. Every test gets its own empty database on the session's server
-(`postgres_url`), as the application role with only the grants docs/postgres.md lists.
+What PostgreSQL shares with SQLite and MariaDB is tested in test_warehouse.py and
+test_schema.py, and with MariaDB in test_warehouse_servers.py. Every test gets its own empty
+database on the session's server (`postgres_url`), as the application role with only the
+grants docs/postgres.md lists.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 
 import pandas as pd
 import psycopg
@@ -53,10 +52,9 @@ ALL = [r.id for r in revisions()]
 
 
 @pytest.fixture
-def warehouse(postgres_url: str) -> Iterator[Warehouse]:
-    wh = Warehouse(postgres_url)
-    yield wh
-    wh.dispose()
+def url(postgres_url: str) -> str:
+    """PostgreSQL alone here (storage/conftest.py's `warehouse` opens this)."""
+    return postgres_url
 
 
 def test_the_revisions_make_its_types_and_the_engine_its_session_settings(postgres_url, warehouse):
