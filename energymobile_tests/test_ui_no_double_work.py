@@ -36,6 +36,8 @@ from energymobile.storage.object_store import open_object_store
 from energymobile.storage.warehouse import Warehouse
 from energymobile_tests.support.cli import cli_environment, run_cli
 from energymobile_tests.support.dagster_dev import DagsterDev, running_dagster_dev
+from energymobile_tests.support.graphql import run_events, sensor_ticks
+from energymobile_tests.support.graphql import runs as graphql_runs
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
 
@@ -51,22 +53,6 @@ RUN_TIMEOUT_S = 180.0
 LANDING = "landing_sensor"
 AUTOMATION = "cohort_automation"
 FRESHNESS = "export_freshness_sensor"
-
-RUNS = """
-{ runsOrError { ... on Runs { results {
-    runId jobName status creationTime endTime tags { key value }
-    assetSelection { path }
-    assetMaterializations { assetKey { path } partition } } } } }
-"""
-TICKS = """
-query($name: String!) { sensorOrError(sensorSelector: {repositoryName: "__repository__",
-    repositoryLocationName: "energymobile", sensorName: $name}) {
-  ... on Sensor { sensorState { ticks(limit: 500) { timestamp status skipReason runKeys } } } } }
-"""
-RUN_LOG = """
-query($runId: ID!) { logsForRun(runId: $runId, limit: 2000) { ... on EventConnection {
-    events { __typename ... on MessageEvent { message stepKey } } } } }
-"""
 
 
 @dataclass(frozen=True)
@@ -111,12 +97,12 @@ def runs(dev: DagsterDev) -> list[Run]:
                 for m in r["assetMaterializations"]
             ),
         )
-        for r in dev.graphql(RUNS)["runsOrError"]["results"]
+        for r in graphql_runs(dev.graphql)
     ]
 
 
 def ticks(dev: DagsterDev, sensor: str, since: float) -> list[dict[str, Any]]:
-    found = dev.graphql(TICKS, {"name": sensor})["sensorOrError"]["sensorState"]["ticks"]
+    found = sensor_ticks(dev.graphql, sensor)
     return sorted((t for t in found if t["timestamp"] >= since), key=lambda t: t["timestamp"])
 
 
@@ -249,7 +235,7 @@ def test_changing_one_files_bytes_requests_exactly_that_cohort(after_demo):
 
 def run_pid(dev: DagsterDev, run_id: str) -> int | None:
     """The pid of a run's process, from its in-process executor's engine event."""
-    events = dev.graphql(RUN_LOG, {"runId": run_id})["logsForRun"]["events"]
+    events = run_events(dev.graphql, run_id)
     for event in events:
         message = event.get("message") or ""
         if message.startswith("Executing steps in process (pid: "):
@@ -258,7 +244,7 @@ def run_pid(dev: DagsterDev, run_id: str) -> int | None:
 
 
 def in_step(dev: DagsterDev, run_id: str, step: str) -> bool:
-    events = dev.graphql(RUN_LOG, {"runId": run_id})["logsForRun"]["events"]
+    events = run_events(dev.graphql, run_id)
     return any(
         e["__typename"] == "ExecutionStepStartEvent" and e.get("stepKey") == step for e in events
     )
