@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from energymobile.channels import CHANNEL_BY_CODE, CHANNELS, PROFILE_FILE_NAME
+from energymobile.settings import LANDING_VAR
+from energymobile_tests.support.cli import CLI_MODULE
+from energymobile_tests.support.cli import cli_environment as test_cli_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,17 +32,11 @@ class Timed:
 
 
 def cli_environment(home: Path, landing: Path, shortfall: int) -> dict[str, str]:
-    """This environment without ENERGYMOBILE_/DAGSTER_ variables, on `home` and `landing`."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ENERGYMOBILE_", "DAGSTER_")) and k != "PYTHONDONTWRITEBYTECODE"
-    }
-    return env | {
-        "ENERGYMOBILE_HOME": str(home),
-        "ENERGYMOBILE_LANDING": str(landing),
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(shortfall),
-    }
+    """The tests' environment of the CLI on `home` and `landing`, writing bytecode as a user's
+    does (a test run may say not to)."""
+    env = test_cli_environment(home, shortfall_hours=shortfall, **{LANDING_VAR: str(landing)})
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def plain_environment() -> dict[str, str]:
@@ -47,7 +44,7 @@ def plain_environment() -> dict[str, str]:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "energymobile.cli", *args]
+    return [*CLI_MODULE, *args]
 
 
 def python(code: str) -> list[str]:

@@ -29,8 +29,10 @@ from energymobile.settings import DEFAULT_LANDING_SETTLE_SECONDS, Settings
 from energymobile.storage.exports import cohort_csv_key
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.dagster_dev import DagsterDev, running_dagster_dev
+from energymobile_tests.support.graphql import runs as graphql_runs
+from energymobile_tests.support.graphql import sensor_ticks
 from energymobile_tests.support.polling import wait_for
-from energymobile_tests.support.run_timeline import TICKS, load_timeline
+from energymobile_tests.support.run_timeline import load_timeline
 
 NAME = "ui_drop"
 SENSOR = "landing_sensor"
@@ -39,12 +41,6 @@ TARGET_BEYOND_SETTLE_S = 10.0
 LOAD_TIMEOUT_S = 900.0
 """A bound, not a target: on a loaded 2-core machine a full-size cohort's run took minutes."""
 POLL_S = 0.2
-
-SENSOR_RUNS = """
-query($sensor: String!) {
-  runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: $sensor}]})
-    { ... on Runs { results { runId status } } } }
-"""
 
 
 def run(ctx: BenchContext) -> list[Figure]:
@@ -129,10 +125,9 @@ def _alive(dev: DagsterDev) -> bool:
 
 
 def _ticks(dev: DagsterDev) -> list[dict[str, Any]]:
-    data = dev.graphql(TICKS, {"name": SENSOR})
-    return data["sensorOrError"]["sensorState"]["ticks"]
+    return sensor_ticks(dev.graphql, SENSOR)
 
 
 def _finished_run(dev: DagsterDev) -> dict[str, Any] | None:
-    runs = dev.graphql(SENSOR_RUNS, {"sensor": SENSOR})["runsOrError"]["results"]
+    runs = graphql_runs(dev.graphql, tags=[{"key": "dagster/sensor_name", "value": SENSOR}])
     return next((r for r in runs if r["status"] in ("SUCCESS", "FAILURE")), None)

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
@@ -168,14 +168,7 @@ def execute_run(reference: InstanceRef, job_name: str, key: str) -> CohortOutcom
         dg.DagsterInstance.from_ref(reference) as instance,
         dg.execute_job(job, instance=instance, run_config=QUIET_RUN_CONFIG, tags=tags) as result,
     ):
-        reason = failure_reason(result)
-        return CohortOutcome(
-            key,
-            result.success and reason is None,
-            time.perf_counter() - started,
-            reason,
-            result.run_id,
-        )
+        return run_outcome(key, result, started)
 
 
 def _materialize_in_workers(
@@ -293,15 +286,8 @@ def _execute(
         abandon(instance, run_id)
         raise
     raise_if_stopped()
-    reason = failure_reason(result, secrets)
-    return CohortOutcome(
-        label,
-        result.success and reason is None,
-        time.perf_counter() - started,
-        reason,
-        result.run_id,
-        failure_details(result, secrets),
-    )
+    outcome = run_outcome(label, result, started, secrets)
+    return replace(outcome, details=failure_details(result, secrets))
 
 
 def abandon(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -312,6 +298,25 @@ def abandon(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.report_run_failed(run, message="Interrupted: the energymobile CLI was stopped.")
     if instance.event_log_storage.supports_global_concurrency_limits:
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def run_outcome(
+    label: str,
+    result: dg.ExecuteInProcessResult | dg.JobExecutionResult,
+    started: float,
+    secrets: Sequence[str] = (),
+) -> CohortOutcome:
+    """A finished run's outcome: a success only when no step and no check failed (a failed
+    non-blocking check leaves Dagster's own `success` true); `started` is its
+    time.perf_counter() at the start."""
+    reason = failure_reason(result, secrets)
+    return CohortOutcome(
+        label,
+        result.success and reason is None,
+        time.perf_counter() - started,
+        reason,
+        result.run_id,
+    )
 
 
 def failure_reason(

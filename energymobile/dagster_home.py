@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from energymobile.file_lock import FileLockTimeout, exclusive_file_lock
+from filelock import Timeout, UnixFileLock
 
 UNSAFE_CHARACTERS = ("?", "%")
 LINKS_FOLDER = "energymobile/dagster-homes"
@@ -89,12 +89,14 @@ def setting_up(folder: Path) -> Iterator[None]:
 
 @contextmanager
 def _locked(path: Path, wait_s: float) -> Iterator[None]:
-    """The set-up lock on `path`; a holder past `wait_s` is named as another energymobile."""
+    """The set-up lock on `path` (flock: the kernel releases it when its holder dies, so a
+    killed CLI never leaves it stuck); a holder past `wait_s` is named as another energymobile."""
     try:
-        with exclusive_file_lock(path, wait_s):
-            yield
-    except FileLockTimeout:
+        held = UnixFileLock(path, timeout=wait_s).acquire()
+    except Timeout:
         raise DagsterHomeError(
             f"{path} is held by another process for over {wait_s:.0f} s: is "
             "another energymobile still starting on this DAGSTER_HOME?"
         ) from None
+    with held:
+        yield

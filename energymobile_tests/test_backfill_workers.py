@@ -5,9 +5,6 @@ workers again after the combined CSV's run."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +13,7 @@ import pytest
 from energymobile.definitions import COHORT_JOB
 from energymobile.defs.partitions import partition_key, split_key
 from energymobile.rigs import DEFAULT_SITE
+from energymobile_tests.support.cli import cli_environment, run_cli
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -23,25 +21,14 @@ pytestmark = pytest.mark.integration
 KEYS = ("2008-03-26", "2008-06-26", "2008-09-26")
 
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    env |= {"ENERGYMOBILE_HOME": str(home), "ENERGYMOBILE_MAX_SHORTFALL_HOURS": "3000"}
-    return subprocess.run(
-        [sys.executable, "-m", "energymobile.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
 def test_two_cohorts_run_at_once_and_a_failed_one_is_reported(tmp_path: Path):
     home = tmp_path / "home"
-    generated = _run(home, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
+    env = cli_environment(home)
+    generated = run_cli(env, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
     assert generated.returncode == 0, generated.stderr  # KEYS[2] is never delivered
 
-    back = _run(home, "backfill", "--from", KEYS[0], "--to", KEYS[2], "--workers", "2", "--netcdf")
+    selection = ("--from", KEYS[0], "--to", KEYS[2], "--workers", "2", "--netcdf")
+    back = run_cli(env, "backfill", *selection, timeout_s=600)
 
     assert back.returncode == 1, back.stdout + back.stderr
     assert f"[1/3] {KEYS[0]} ok" in back.stdout

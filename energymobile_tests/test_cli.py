@@ -1,36 +1,14 @@
 """The energymobile command as a user runs it: exit status and the reason on failure."""
 
-import os
-import subprocess
-import sys
-
 import dagster as dg
 import pytest
 
 from energymobile.cli import main
 from energymobile.rigs import Rig
 from energymobile.storage.exports import read_csv_export
+from energymobile_tests.support.cli import cli_environment, run_cli
 from energymobile_tests.support.fleet import deliver
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
-
-
-def _run(tmp_path, *args, shortfall="3000", home=None, **extra_env):
-    env = {
-        **os.environ,
-        **extra_env,
-        "ENERGYMOBILE_HOME": str(home or tmp_path / "home"),
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": shortfall,
-        "DAGSTER_HOME": "",
-    }
-    env.pop("ENERGYMOBILE_DATABASE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "energymobile.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def _materializations(instance: dg.DagsterInstance, asset: str) -> int:
@@ -42,10 +20,11 @@ def _materializations(instance: dg.DagsterInstance, asset: str) -> int:
 
 @pytest.mark.integration
 def test_generate_then_backfill_succeeds_and_says_where_results_are(tmp_path):
-    gen = _run(tmp_path, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
+    env = cli_environment(tmp_path / "home")
+    gen = run_cli(env, "generate", "--cohorts", "2", "--cycles", str(SHORT_CYCLES))
     assert gen.returncode == 0, gen.stderr
     assert "generated 2008-06-26" in gen.stdout
-    back = _run(tmp_path, "backfill", "--from", "2008-03-26", "--to", "2008-06-26")
+    back = run_cli(env, "backfill", "--from", "2008-03-26", "--to", "2008-06-26")
     assert back.returncode == 0, back.stdout + back.stderr
     assert "[1/2] 2008-03-26 ok" in back.stdout
     assert "[2/2] 2008-06-26 ok" in back.stdout
@@ -64,16 +43,15 @@ def test_backfill_of_a_site_rebuilds_that_sites_combined_file_only(tmp_path):
     (`oil-well-data-all-historical/site=north.csv`); the default site's file is left as the
     default site's backfill wrote it."""
     home = tmp_path / "home"
-    assert (
-        _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES)).returncode == 0
-    )
-    assert _run(tmp_path, "backfill", "--cohorts", "1").returncode == 0
+    env = cli_environment(home)
+    assert run_cli(env, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES)).returncode == 0
+    assert run_cli(env, "backfill", "--cohorts", "1").returncode == 0
     default_file = home / "s3" / "oil-well-data-all-historical.csv"
     default_bytes, default_stat = default_file.read_bytes(), default_file.stat()
     for seed, rig in enumerate(("rig-1", "rig-2"), start=1):
         deliver(home / "landing", Rig("north", rig), "2008-03-26", seed)
 
-    back = _run(tmp_path, "backfill", "--cohorts", "1", "--site", "north")
+    back = run_cli(env, "backfill", "--cohorts", "1", "--site", "north")
     assert back.returncode == 0, back.stdout + back.stderr
     assert "oil-well-data-all-historical/site=north.csv ok" in back.stdout
     north = home / "s3" / "oil-well-data-all-historical" / "site=north.csv"
@@ -96,10 +74,10 @@ def test_a_home_of_any_folder_name_holds_everything_a_backfill_writes(tmp_path):
     and backfill work there, and every file lands inside that folder."""
     home = tmp_path / "q?x#y%41 ü"
     cache = tmp_path / "cache"  # where the link Dagster is given lives (dagster_home.py)
-    env = {"home": home, "XDG_CACHE_HOME": str(cache)}
-    gen = _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES), **env)
+    env = cli_environment(home, XDG_CACHE_HOME=str(cache))
+    gen = run_cli(env, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     assert gen.returncode == 0, gen.stderr
-    done = _run(tmp_path, "backfill", "--cohorts", "1", **env)
+    done = run_cli(env, "backfill", "--cohorts", "1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "oil-well-data-all-historical.csv ok" in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([home.name, "cache"])
@@ -113,21 +91,24 @@ def test_a_home_of_any_folder_name_holds_everything_a_backfill_writes(tmp_path):
 
 @pytest.mark.integration
 def test_backfill_with_netcdf_also_writes_the_full_resolution_files(tmp_path):
-    _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
-    back = _run(tmp_path, "backfill", "--cohorts", "1", "--netcdf")
+    env = cli_environment(tmp_path / "home")
+    run_cli(env, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    back = run_cli(env, "backfill", "--cohorts", "1", "--netcdf")
     assert back.returncode == 0, back.stdout + back.stderr
     assert "netCDF files of 1 cohorts:" in back.stdout
     assert (tmp_path / "home" / "s3" / "netcdf" / "cohort=2008-03-26.nc").is_file()
     plain = tmp_path / "plain"
-    _run(plain, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
-    assert _run(plain, "backfill", "--cohorts", "1").returncode == 0
+    plain_env = cli_environment(plain / "home")
+    run_cli(plain_env, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    assert run_cli(plain_env, "backfill", "--cohorts", "1").returncode == 0
     assert not (plain / "home" / "s3" / "netcdf").exists()  # the load alone writes none
 
 
 @pytest.mark.integration
 def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
-    _run(tmp_path, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
-    back = _run(tmp_path, "backfill", "--cohorts", "1", shortfall="24")
+    home = tmp_path / "home"
+    run_cli(cli_environment(home), "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
+    back = run_cli(cli_environment(home, shortfall_hours=24), "backfill", "--cohorts", "1")
     assert back.returncode == 1
     assert "2008-03-26 FAILED: raw_logs:maintenance_shortfall" in back.stdout
     assert "1 of 1 cohorts failed" in back.stderr
@@ -136,7 +117,7 @@ def test_backfill_exits_non_zero_with_the_reason_when_a_check_fails(tmp_path):
 
 @pytest.mark.integration
 def test_backfill_of_a_missing_delivery_names_the_files(tmp_path):
-    back = _run(tmp_path, "backfill", "--cohorts", "1")
+    back = run_cli(cli_environment(tmp_path / "home"), "backfill", "--cohorts", "1")
     assert back.returncode == 1
     assert "logs/2008-03-26/PS1.txt: missing" in back.stdout
 

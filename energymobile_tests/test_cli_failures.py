@@ -10,10 +10,8 @@ the folder is bind-mounted read-only. Machines refusing user namespaces skip the
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,12 +19,12 @@ import pytest
 from energymobile.sample.generate import generate_cohort
 from energymobile.settings import Settings, sqlite_url
 from energymobile.storage.warehouse import Warehouse
+from energymobile_tests.support.cli import ENERGYMOBILE, settings_environment
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
 
 pytestmark = pytest.mark.integration
 
 KEY = "2008-03-26"
-ENERGYMOBILE = str(Path(sys.executable).with_name("energymobile"))
 EXPORTS = "oil-well-data-all-historical"
 
 
@@ -64,13 +62,7 @@ def read_only(folder: Path) -> str:
 def backfill_in_namespace(
     settings: Settings, dagster_home: Path, setup: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    env |= {
-        "DAGSTER_HOME": str(dagster_home),
-        "ENERGYMOBILE_HOME": str(settings.home),
-        "ENERGYMOBILE_DATABASE_URL": settings.database_url,
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
-    }
+    env = settings_environment(settings, dagster_home=dagster_home)
     command = f"{setup} && exec {shlex.quote(ENERGYMOBILE)} backfill --cohorts 1 {' '.join(args)}"
     return subprocess.run(
         ["unshare", "-rm", "sh", "-c", command],

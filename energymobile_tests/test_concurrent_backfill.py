@@ -5,14 +5,13 @@ one-run-per-cohort limit applies to queued runs, not to the CLI's in-process run
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from energymobile_tests.support.cli import CLI_MODULE, cli_environment, run_cli
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
 pytestmark = pytest.mark.integration
@@ -20,28 +19,15 @@ pytestmark = pytest.mark.integration
 KEY = "2008-03-26"
 
 
-def _environment(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    return env | {"ENERGYMOBILE_HOME": str(home), "ENERGYMOBILE_MAX_SHORTFALL_HOURS": "3000"}
-
-
 def test_two_backfills_of_one_cohort_started_together_both_succeed(tmp_path: Path):
     home = tmp_path / "home"
-    env = _environment(home)
-    command = [sys.executable, "-m", "energymobile.cli"]
-    generated = subprocess.run(
-        [*command, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    env = cli_environment(home)
+    generated = run_cli(env, "generate", "--cohorts", "1", "--cycles", str(SHORT_CYCLES))
     assert generated.returncode == 0, generated.stderr
 
     backfills = [
         subprocess.Popen(
-            [*command, "backfill", "--cohorts", "1"],
+            [*CLI_MODULE, "backfill", "--cohorts", "1"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

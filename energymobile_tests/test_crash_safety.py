@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -28,13 +26,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from sqlalchemy.engine import make_url
 
 from energymobile.cohorts import cohort_keys
 from energymobile.instance import ensure_instance_yaml
-from energymobile.settings import Settings
+from energymobile.settings import Settings, sqlite_file
 from energymobile.storage.exports import COMBINED_KEY
 from energymobile.storage.object_store import open_object_store
+from energymobile_tests.support.cli import ENERGYMOBILE, settings_environment
 from energymobile_tests.support.fault_proxy import FaultProxy
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.s3 import MotoS3
@@ -47,7 +45,6 @@ POOL = "historical_csv"
 NEXT_BACKFILL_TIMEOUT_S = 300
 """Far more than a backfill of two short cohorts takes (~30 s here); today's hang is for ever."""
 STOP_TIMEOUT_S = 30
-ENERGYMOBILE = str(Path(sys.executable).with_name("energymobile"))
 
 
 @dataclass
@@ -60,19 +57,12 @@ class Backfills:
     logs: Path
 
     def env(self) -> dict[str, str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))
-        }
-        return env | {
-            "DAGSTER_HOME": str(self.dagster_home),
-            "ENERGYMOBILE_HOME": str(self.settings.home),
-            "ENERGYMOBILE_LANDING": self.settings.landing,
-            "ENERGYMOBILE_DATABASE_URL": self.settings.database_url,
-            "ENERGYMOBILE_OBJECT_STORE": self.settings.object_store,
-            "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(self.settings.max_shortfall_hours),
-            "AWS_ENDPOINT_URL": self.proxy.endpoint,
-            "PYTHONUNBUFFERED": "1",
-        }
+        return settings_environment(
+            self.settings,
+            dagster_home=self.dagster_home,
+            AWS_ENDPOINT_URL=self.proxy.endpoint,
+            PYTHONUNBUFFERED="1",
+        )
 
     def start(self, name: str, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
         log = self.logs / f"{name}.log"
@@ -127,7 +117,8 @@ def backfills(s3_settings, s3_drop, moto_s3: MotoS3, tmp_path: Path) -> Iterator
 @contextmanager
 def warehouse_locked(settings: Settings) -> Iterator[None]:
     """Hold the SQLite warehouse's write lock (a loader waits on it, then retries)."""
-    path = Path(make_url(settings.database_url).database or "")
+    path = sqlite_file(settings.database_url)
+    assert path is not None
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     try:

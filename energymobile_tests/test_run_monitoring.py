@@ -24,39 +24,19 @@ from energymobile.rigs import DEFAULT_SITE
 from energymobile.storage.exports import COMBINED_KEY
 from energymobile_tests.support.dagster_dev import DagsterDev, running_dagster_dev
 from energymobile_tests.support.fault_proxy import FaultProxy
+from energymobile_tests.support.graphql import (
+    REPOSITORY,
+    add_site,
+    launch_run,
+    run,
+    stop_sensors,
+)
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.s3 import MotoS3
 
 pytestmark = [pytest.mark.ui, pytest.mark.timeout(600)]
 
 RUN_TIMEOUT_S = 180.0
-REPOSITORY = {"repositoryLocationName": "energymobile", "repositoryName": "__repository__"}
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-  }
-}
-"""
-SENSORS = """
-query Sensors($repo: RepositorySelector!) {
-  sensorsOrError(repositorySelector: $repo) { ... on Sensors { results { id } } }
-}
-"""
-STOP_SENSOR = "mutation Stop($id: String!) { stopSensor(id: $id) { __typename } }"
-ADD_SITE = """
-mutation AddSite($repo: RepositorySelector!, $site: String!) {
-  addDynamicPartition(repositorySelector: $repo, partitionsDefName: "sites", partitionKey: $site) {
-    __typename
-  }
-}
-"""
-ADDED = ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
-RUN = """
-query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }
-"""
 
 
 @pytest.fixture
@@ -68,8 +48,7 @@ def dev(
     with FaultProxy("127.0.0.1", port) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
         with running_dagster_dev(tmp_path, s3_settings) as dev:
-            for sensor in dev.graphql(SENSORS, {"repo": REPOSITORY})["sensorsOrError"]["results"]:
-                dev.graphql(STOP_SENSOR, {"id": sensor["id"]})
+            stop_sensors(dev.graphql)
             yield dev, proxy
             proxy.release()
 
@@ -77,19 +56,12 @@ def dev(
 def launch_combined(dev: DagsterDev) -> str:
     """A rebuild of the default site's combined CSV (its site added first, as the landing
     sensor or the CLI would), as the UI launches it."""
-    added = dev.graphql(ADD_SITE, {"repo": REPOSITORY, "site": DEFAULT_SITE})
-    assert added["addDynamicPartition"]["__typename"] in ADDED, added
-    params = {
-        "selector": {**REPOSITORY, "jobName": COMBINED_JOB},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DEFAULT_SITE}]},
-    }
-    answer = dev.graphql(LAUNCH, {"params": params})["launchRun"]
-    assert answer["__typename"] == "LaunchRunSuccess", answer
-    return answer["run"]["runId"]
+    add_site(dev.graphql, DEFAULT_SITE)
+    return launch_run(dev.graphql, {**REPOSITORY, "jobName": COMBINED_JOB}, DEFAULT_SITE)
 
 
 def status(dev: DagsterDev, run_id: str) -> str:
-    return dev.graphql(RUN, {"id": run_id})["runOrError"]["status"]
+    return run(dev.graphql, run_id)["status"]
 
 
 def process_talking_to(dev: DagsterDev, port: int) -> psutil.Process | None:

@@ -27,6 +27,15 @@ from energymobile.defs.partitions import partition_key
 from energymobile.rigs import DEFAULT_SITE
 from energymobile.sample.generate import generate_cohort
 from energymobile_tests.support.dagster_dev import DagsterDev
+from energymobile_tests.support.graphql import (
+    IN_PROGRESS,
+    REPOSITORY,
+    TERMINAL,
+    add_site,
+    launch_run,
+    stop_sensors,
+)
+from energymobile_tests.support.graphql import runs as graphql_runs
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
 
@@ -36,54 +45,15 @@ FIRST, SECOND = cohort_keys("2008-03-26", 2)
 RUNS_TIMEOUT_S = 180.0
 DAGSTER_DEV_SQLITE_TIMEOUT_S = 120
 """Read by the dagster_dev fixture: runs wait this long for the held warehouse."""
-TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 WAITING = {"QUEUED", "NOT_STARTED"}
-
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-  }
-}
-"""
-REPOSITORY = {"repositoryLocationName": "energymobile", "repositoryName": "__repository__"}
-ADD_SITE = """
-mutation AddSite($repo: RepositorySelector!, $site: String!) {
-  addDynamicPartition(repositorySelector: $repo, partitionsDefName: "sites", partitionKey: $site) {
-    __typename
-  }
-}
-"""
-ADDED = ("AddDynamicPartitionSuccess", "DuplicateDynamicPartitionError")
-SENSORS = """
-query Sensors($repo: RepositorySelector!) {
-  sensorsOrError(repositorySelector: $repo) { ... on Sensors { results { id name } } }
-}
-"""
-STOP_SENSOR = "mutation Stop($id: String!) { stopSensor(id: $id) { __typename } }"
-IN_PROGRESS = """
-{ runsOrError(filter: {statuses: [QUEUED, NOT_STARTED, STARTING, STARTED]})
-    { ... on Runs { results { runId } } } }
-"""
-RUNS = """
-query Runs($ids: [String!]) {
-  runsOrError(filter: {runIds: $ids}) {
-    ... on Runs { results { runId status startTime endTime tags { key value } } }
-  }
-}
-"""
 
 
 def quiet(dev: DagsterDev) -> None:
     """Stop every sensor, then wait until no run is queued or in progress."""
-    for sensor in dev.graphql(SENSORS, {"repo": REPOSITORY})["sensorsOrError"]["results"]:
-        stopped = dev.graphql(STOP_SENSOR, {"id": sensor["id"]})["stopSensor"]
-        assert stopped["__typename"] == "StopSensorMutationResult", (sensor, stopped)
+    stop_sensors(dev.graphql)
     wait_for(
         "no run queued or in progress",
-        lambda: not dev.graphql(IN_PROGRESS)["runsOrError"]["results"],
+        lambda: not graphql_runs(dev.graphql, statuses=IN_PROGRESS),
         RUNS_TIMEOUT_S,
         dev.log_tail,
         interval_s=0.5,
@@ -93,22 +63,13 @@ def quiet(dev: DagsterDev) -> None:
 def launch(dev: DagsterDev, key: str) -> str:
     """A run of the cohort job for the cohort of the default site (added first, as the landing
     sensor or the CLI would)."""
-    added = dev.graphql(ADD_SITE, {"repo": REPOSITORY, "site": DEFAULT_SITE})
-    assert added["addDynamicPartition"]["__typename"] in ADDED, added
-    params = {
-        "selector": {**REPOSITORY, "jobName": COHORT_JOB},
-        "executionMetadata": {
-            "tags": [{"key": "dagster/partition", "value": str(partition_key(key))}]
-        },
-    }
-    answer = dev.graphql(LAUNCH, {"params": params})["launchRun"]
-    assert answer["__typename"] == "LaunchRunSuccess", answer
-    return answer["run"]["runId"]
+    add_site(dev.graphql, DEFAULT_SITE)
+    job = {**REPOSITORY, "jobName": COHORT_JOB}
+    return launch_run(dev.graphql, job, str(partition_key(key)))
 
 
 def runs(dev: DagsterDev, ids: list[str]) -> dict[str, dict[str, Any]]:
-    results = dev.graphql(RUNS, {"ids": ids})["runsOrError"]["results"]
-    return {run["runId"]: run for run in results}
+    return {run["runId"]: run for run in graphql_runs(dev.graphql, runIds=ids)}
 
 
 def overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -32,6 +32,7 @@ from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, read_csv_
 from energymobile.storage.netcdf import netcdf_key
 from energymobile.storage.object_store import open_object_store
 from energymobile_tests.support.dagster_dev import DagsterDev
+from energymobile_tests.support.graphql import runs
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.run_timeline import Timeline, load_timeline
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES
@@ -102,14 +103,8 @@ def warehouse_rows(dev: DagsterDev, key: str) -> int:
         return 0
 
 
-LANDING_RUNS = """
-{ runsOrError(filter: {tags: [{key: "dagster/sensor_name", value: "landing_sensor"}]})
-    { ... on Runs { results { runId jobName status tags { key value } } } } }
-"""
-
-
 def landing_runs(dev: DagsterDev) -> list[dict[str, Any]]:
-    return dev.graphql(LANDING_RUNS)["runsOrError"]["results"]
+    return runs(dev.graphql, tags=[{"key": "dagster/sensor_name", "value": "landing_sensor"}])
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -36,7 +34,10 @@ from energymobile.sample.generate import generate_cohort
 from energymobile.storage.archive import read_archive
 from energymobile.storage.object_store import open_object_store
 from energymobile.storage.warehouse import Warehouse
+from energymobile_tests.support.cli import cli_environment, run_cli
 from energymobile_tests.support.dagster_dev import DagsterDev, running_dagster_dev
+from energymobile_tests.support.graphql import run_events, sensor_ticks
+from energymobile_tests.support.graphql import runs as graphql_runs
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.short_cohorts import SHORT_CYCLES, short_cohort_settings
 
@@ -52,22 +53,6 @@ RUN_TIMEOUT_S = 180.0
 LANDING = "landing_sensor"
 AUTOMATION = "cohort_automation"
 FRESHNESS = "export_freshness_sensor"
-
-RUNS = """
-{ runsOrError { ... on Runs { results {
-    runId jobName status creationTime endTime tags { key value }
-    assetSelection { path }
-    assetMaterializations { assetKey { path } partition } } } } }
-"""
-TICKS = """
-query($name: String!) { sensorOrError(sensorSelector: {repositoryName: "__repository__",
-    repositoryLocationName: "energymobile", sensorName: $name}) {
-  ... on Sensor { sensorState { ticks(limit: 500) { timestamp status skipReason runKeys } } } } }
-"""
-RUN_LOG = """
-query($runId: ID!) { logsForRun(runId: $runId, limit: 2000) { ... on EventConnection {
-    events { __typename ... on MessageEvent { message stepKey } } } } }
-"""
 
 
 @dataclass(frozen=True)
@@ -112,12 +97,12 @@ def runs(dev: DagsterDev) -> list[Run]:
                 for m in r["assetMaterializations"]
             ),
         )
-        for r in dev.graphql(RUNS)["runsOrError"]["results"]
+        for r in graphql_runs(dev.graphql)
     ]
 
 
 def ticks(dev: DagsterDev, sensor: str, since: float) -> list[dict[str, Any]]:
-    found = dev.graphql(TICKS, {"name": sensor})["sensorOrError"]["sensorState"]["ticks"]
+    found = sensor_ticks(dev.graphql, sensor)
     return sorted((t for t in found if t["timestamp"] >= since), key=lambda t: t["timestamp"])
 
 
@@ -157,18 +142,6 @@ def is_freshness_evaluation(run: Run) -> bool:
     return run.sensor == FRESHNESS and not run.materialized
 
 
-def cli(settings_env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "energymobile.cli", *args],
-        env=settings_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 def deliveries(dev: DagsterDev) -> tuple[dict[str, str], dict[str, str | None]]:
     """The archive's current delivery and the warehouse's, per cohort."""
     store = open_object_store(dev.settings.object_store)
@@ -186,14 +159,16 @@ def after_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Dagst
     server and when it was started."""
     root = tmp_path_factory.mktemp("after_demo")
     settings = replace(short_cohort_settings(root / "home"), landing_settle_seconds=SETTLE_S)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    env |= {
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "ENERGYMOBILE_HOME": str(settings.home),
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
-    }
-    output = cli(env, "demo", "--cohorts", str(len(COHORTS)), "--cycles", str(SHORT_CYCLES))
-    assert output.count(" ok (") == len(COHORTS) + 1, output  # the cohorts, the combined CSV
+    env = cli_environment(
+        settings.home,
+        shortfall_hours=settings.max_shortfall_hours,
+        dagster_home=root / "dagster_home",
+    )
+    demo = ("demo", "--cohorts", str(len(COHORTS)), "--cycles", str(SHORT_CYCLES))
+    done = run_cli(env, *demo, timeout_s=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the cohorts, the combined CSV
+    assert done.stdout.count(" ok (") == len(COHORTS) + 1, done.stdout
     starting = time.time()
     with running_dagster_dev(root, settings) as dev:
         yield dev, starting
@@ -260,7 +235,7 @@ def test_changing_one_files_bytes_requests_exactly_that_cohort(after_demo):
 
 def run_pid(dev: DagsterDev, run_id: str) -> int | None:
     """The pid of a run's process, from its in-process executor's engine event."""
-    events = dev.graphql(RUN_LOG, {"runId": run_id})["logsForRun"]["events"]
+    events = run_events(dev.graphql, run_id)
     for event in events:
         message = event.get("message") or ""
         if message.startswith("Executing steps in process (pid: "):
@@ -269,7 +244,7 @@ def run_pid(dev: DagsterDev, run_id: str) -> int | None:
 
 
 def in_step(dev: DagsterDev, run_id: str, step: str) -> bool:
-    events = dev.graphql(RUN_LOG, {"runId": run_id})["logsForRun"]["events"]
+    events = run_events(dev.graphql, run_id)
     return any(
         e["__typename"] == "ExecutionStepStartEvent" and e.get("stepKey") == step for e in events
     )

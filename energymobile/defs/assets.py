@@ -13,6 +13,7 @@ which compresses them for raw_archive as it goes.
 
 import hashlib
 import warnings
+from collections.abc import Callable, Iterable, Mapping
 
 import dagster as dg
 import pandas as pd
@@ -184,46 +185,44 @@ def raw_logs(
     yield archive_output
 
 
-@dg.asset(
-    partitions_def=cohort_site_partitions,
-    group_name="transform",
-    owners=OWNERS,
-    kinds={"pandas"},
-    automation_condition=eager_any_cohort(),
-    dagster_type=HourlyReadingsFrame,
-    metadata={"dagster/column_schema": column_schema(HOURLY_DTYPES)},
-)
+def transform_asset(dagster_type: dg.DagsterType, dtypes: Mapping[str, str]) -> Callable:
+    """The decorator of a transform step: a pandas frame per cohort and site, of `dagster_type`
+    and the column schema of `dtypes`, materialised as soon as its upstream is."""
+    return dg.asset(
+        partitions_def=cohort_site_partitions,
+        group_name="transform",
+        owners=OWNERS,
+        kinds={"pandas"},
+        automation_condition=eager_any_cohort(),
+        dagster_type=dagster_type,
+        metadata={"dagster/column_schema": column_schema(dtypes)},
+    )
+
+
+def rigs_frame(frames: Iterable[pd.DataFrame]) -> dg.MaterializeResult:
+    """A transform step's value: its rigs' frames as one, with the frame's metadata."""
+    frame = pd.concat(list(frames), ignore_index=True)
+    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
+
+
+@transform_asset(HourlyReadingsFrame, HOURLY_DTYPES)
 def hourly_readings(context: dg.AssetExecutionContext, raw_logs: SiteDelivery):
     """One row per rig and cycle (one hour): site, rig, cohort, cycle, date_time,
     cumulative_minutes, then each of the 17 sensors' first sample of the cycle (ps1_first …
     se_first: the template's values) and the mean of its samples (ps1_mean … se_mean). Both,
     always: no setting chooses."""
     key, _ = split_key(context.partition_key)
-    frame = pd.concat(
-        [with_rig(hourly_frame(key, d.cycles), rig) for rig, d in raw_logs.items()],
-        ignore_index=True,
-    )
-    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
+    return rigs_frame(with_rig(hourly_frame(key, d.cycles), rig) for rig, d in raw_logs.items())
 
 
-@dg.asset(
-    partitions_def=cohort_site_partitions,
-    group_name="transform",
-    owners=OWNERS,
-    kinds={"pandas"},
-    automation_condition=eager_any_cohort(),
-    dagster_type=ProfileMergedFrame,
-    metadata={"dagster/column_schema": column_schema(PROFILE_MERGED_DTYPES)},
-)
+@transform_asset(ProfileMergedFrame, PROFILE_MERGED_DTYPES)
 def profile_merged(hourly_readings: pd.DataFrame, raw_logs: SiteDelivery):
     """The hourly rows with the condition profile of the same cycle: cooler, valve, pump
     leakage, accumulator and stable flag, as codes and as the documentation's words (the one
     profile, shared by every rig)."""
-    frame = pd.concat(
-        [merge_profile(rows_of(hourly_readings, rig), d.profile) for rig, d in raw_logs.items()],
-        ignore_index=True,
+    return rigs_frame(
+        merge_profile(rows_of(hourly_readings, rig), d.profile) for rig, d in raw_logs.items()
     )
-    return dg.MaterializeResult(value=frame, metadata=frame_metadata(frame))
 
 
 @dg.asset(

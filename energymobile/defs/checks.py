@@ -19,6 +19,7 @@ re-run alone nor fail on anything but a fault between the write and the read-bac
 """
 
 import warnings
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -94,17 +95,30 @@ def delivery_rule_results(outcomes: list[RuleOutcome]) -> list[dg.AssetCheckResu
     ]
 
 
+def read_back_check(
+    asset: str,
+    name: str,
+    partitions_def: dg.PartitionsDefinition = cohort_site_partitions,
+    *,
+    blocking: bool = True,
+) -> Callable:
+    """The decorator of a read-back rule's check: its own step on `asset`'s partitions,
+    described from _DESCRIPTIONS."""
+    return dg.asset_check(
+        asset=asset,
+        name=name,
+        description=_DESCRIPTIONS[name],
+        blocking=blocking,
+        partitions_def=partitions_def,
+    )
+
+
 with warnings.catch_warnings():
-    # Dagster warns that partitioned checks are a preview; the choice is explained above.
+    # Dagster warns, as each check is decorated, that partitioned checks are a preview; the
+    # choice is explained above.
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-    @dg.asset_check(
-        asset="raw_archive",
-        name=ARCHIVE_COMPLETE,
-        description=_DESCRIPTIONS[ARCHIVE_COMPLETE],
-        blocking=True,
-        partitions_def=cohort_site_partitions,
-    )
+    @read_back_check("raw_archive", ARCHIVE_COMPLETE)
     def archive_complete(
         object_store: ObjectStoreResource, raw_archive: SiteArchives
     ) -> dg.AssetCheckResult:
@@ -124,13 +138,7 @@ with warnings.catch_warnings():
         delivery = "; ".join(archive.delivery for archive in raw_archive.values())
         return check_result(ARCHIVE_COMPLETE, outcome, delivery=delivery)
 
-    @dg.asset_check(
-        asset="mysql_tables",
-        name=WAREHOUSE_HOURS_CONTIGUOUS,
-        description=_DESCRIPTIONS[WAREHOUSE_HOURS_CONTIGUOUS],
-        blocking=True,
-        partitions_def=cohort_site_partitions,
-    )
+    @read_back_check("mysql_tables", WAREHOUSE_HOURS_CONTIGUOUS)
     def warehouse_hours_contiguous(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
@@ -153,12 +161,7 @@ with warnings.catch_warnings():
             [outcome] = across_rigs(by_rig)
         return check_result(WAREHOUSE_HOURS_CONTIGUOUS, outcome)
 
-    @dg.asset_check(
-        asset="combined_csv",
-        name=COMBINED_MATCHES_WAREHOUSE,
-        description=_DESCRIPTIONS[COMBINED_MATCHES_WAREHOUSE],
-        partitions_def=site_partitions,
-    )
+    @read_back_check("combined_csv", COMBINED_MATCHES_WAREHOUSE, site_partitions, blocking=False)
     def combined_matches_warehouse(
         context: dg.AssetCheckExecutionContext,
         object_store: ObjectStoreResource,

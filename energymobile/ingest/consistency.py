@@ -23,6 +23,12 @@ def _listed(items: Sequence[str]) -> str:
     return head + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
 
 
+def _problems(*findings: tuple[str, Sequence[str]]) -> list[str]:
+    """One sentence per kind of finding that found anything: its lead-in, then the items
+    (`_listed`)."""
+    return [f"{lead}{_listed(items)}" for lead, items in findings if items]
+
+
 def warehouse_hours_contiguous(
     key: str, loaded_rows: int | None, cycles: Sequence[int], times: Sequence[datetime]
 ) -> RuleOutcome:
@@ -90,13 +96,11 @@ def archive_complete(
         "files": len(objects),
         "stored_bytes": sum(stored.get(key, 0) for key in objects.values()),
     }
-    problems = []
-    if unlisted:
-        problems.append(f"no archived object for {_listed(unlisted)}")
-    if missing:
-        problems.append(f"missing from the store: {_listed(missing)}")
-    if resized:
-        problems.append(_listed(resized))
+    problems = _problems(
+        ("no archived object for ", unlisted),
+        ("missing from the store: ", missing),
+        ("", resized),
+    )
     if problems:
         return RuleOutcome(
             False,
@@ -124,13 +128,11 @@ def combined_matches_warehouse(
         "rows_in_file": sum(in_file.values()),
         "rows_in_warehouse": sum(in_warehouse.values()),
     }
-    problems = []
-    if absent:
-        problems.append(f"cohorts in the warehouse but not in the file: {_listed(absent)}")
-    if extra:
-        problems.append(f"cohorts in the file but not in the warehouse: {_listed(extra)}")
-    if differ:
-        problems.append(f"row counts differ: {_listed(differ)}")
+    problems = _problems(
+        ("cohorts in the warehouse but not in the file: ", absent),
+        ("cohorts in the file but not in the warehouse: ", extra),
+        ("row counts differ: ", differ),
+    )
     if problems:
         return RuleOutcome(
             False,

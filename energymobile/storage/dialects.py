@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from filelock import Timeout, UnixFileLock
 from sqlalchemy import URL, Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.pool import NullPool
 from sqlalchemy.util import asbool
 
-from energymobile.file_lock import exclusive_file_lock
 from energymobile.settings import sqlite_file
 
 log = logging.getLogger(__name__)
@@ -259,9 +259,14 @@ def _postgres_advisory_lock(conn: Connection, timeout_s: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout_s: int) -> Iterator[None]:
-    """SQLite's schema lock: a file beside the database (its folder made if missing)."""
+    """SQLite's schema lock: an flock on a file beside the database (its folder made if
+    missing), which the kernel releases when its holder dies."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_file_lock(path, timeout_s):
+    try:
+        held = UnixFileLock(path, timeout=timeout_s).acquire()
+    except Timeout:
+        raise TimeoutError(f"{path} held by another process for {timeout_s:.0f} s") from None
+    with held:
         yield
 
 

@@ -121,6 +121,10 @@ class ObjectStore(ABC):
     def exists(self, key: str) -> bool:
         return key in self.list_keys(key)
 
+    def _stored(self, key: str, size: int, sha256: str, rows: int | None = None) -> StoredObject:
+        """What a write returns: the object written, with its size, digest and URI."""
+        return StoredObject(key, size, sha256, self.uri(key), rows)
+
 
 class ObjectStoreError(OSError):
     """An object could not be written or read; the message says which, where, why and what to
@@ -224,7 +228,7 @@ class LocalObjectStore(ObjectStore):
         with self._replacing(key) as tmp:
             tmp.write_bytes(data)
         sha256 = hashlib.sha256(data).hexdigest()
-        return StoredObject(key, len(data), sha256, self.uri(key), rows)
+        return self._stored(key, len(data), sha256, rows)
 
     def put_file(
         self,
@@ -237,7 +241,7 @@ class LocalObjectStore(ObjectStore):
         with self._replacing(key) as tmp:
             shutil.copyfile(path, tmp)
             size, sha256 = tmp.stat().st_size, file_sha256(tmp)
-        return StoredObject(key, size, sha256, self.uri(key), rows)
+        return self._stored(key, size, sha256, rows)
 
     def put_stream(
         self, key: str, chunks: Iterable[bytes], *, metadata: Mapping[str, str] | None = None
@@ -249,7 +253,7 @@ class LocalObjectStore(ObjectStore):
                 handle.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
-        return StoredObject(key, size, digest.hexdigest(), self.uri(key))
+        return self._stored(key, size, digest.hexdigest())
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

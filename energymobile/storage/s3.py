@@ -184,9 +184,6 @@ class S3ObjectStore(_S3Location, ObjectStore):
         super().__init__(bucket, prefix, s3, OBJECT_STORE_VAR)
         self.transfer = transfer
 
-    def _object(self, key: str, size: int, sha256: str, rows: int | None) -> StoredObject:
-        return StoredObject(key, size, sha256, self.uri(key), rows)
-
     def put_bytes(
         self,
         key: str,
@@ -206,7 +203,7 @@ class S3ObjectStore(_S3Location, ObjectStore):
                 Metadata=_user_metadata(metadata, sha256=digest.hexdigest(), rows=rows),
                 ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
             )
-        return self._object(key, len(data), digest.hexdigest(), rows)
+        return self._stored(key, len(data), digest.hexdigest(), rows)
 
     def put_file(
         self,
@@ -226,7 +223,7 @@ class S3ObjectStore(_S3Location, ObjectStore):
             self._client.upload_fileobj(
                 handle, self.bucket, full_key, ExtraArgs=extra, Config=self.transfer
             )
-        return self._object(key, path.stat().st_size, sha256, rows)
+        return self._stored(key, path.stat().st_size, sha256, rows)
 
     def put_stream(
         self, key: str, chunks: Iterable[bytes], *, metadata: Mapping[str, str] | None = None
@@ -241,7 +238,7 @@ class S3ObjectStore(_S3Location, ObjectStore):
             self._client.upload_fileobj(
                 reader, self.bucket, full_key, ExtraArgs=extra, Config=self.transfer
             )
-        return self._object(key, reader.bytes, reader.sha256.hexdigest(), None)
+        return self._stored(key, reader.bytes, reader.sha256.hexdigest(), None)
 
     def get_bytes(self, key: str) -> bytes:
         return self._get_bytes(self._full_key(check_key(key)))

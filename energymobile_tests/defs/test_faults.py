@@ -13,10 +13,8 @@ rows, uncommitted, and waits on `DELETE FROM cohorts`. That is where the fault s
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +31,7 @@ from energymobile.defs.partitions import partition_key
 from energymobile.settings import DATABASE_URL_VAR, Settings
 from energymobile.storage.exports import COMBINED_KEY, cohort_csv_key, cohort_parquet_key
 from energymobile.storage.warehouse import COHORTS_TABLE, Warehouse
+from energymobile_tests.support.cli import ENERGYMOBILE, settings_environment
 from energymobile_tests.support.fault_proxy import FaultProxy, Mode
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.readback import fact_rows
@@ -185,20 +184,11 @@ def test_a_backfill_killed_mid_load_leaves_the_old_rows_and_a_rerun_completes(
     old = fact_rows(mysql_url, KEY)
     generate(KEY, cycles=SHORT_CYCLES + 2, seed=2)
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    env |= {
-        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
-        "ENERGYMOBILE_HOME": str(mysql_settings.home),
-        "ENERGYMOBILE_LANDING": mysql_settings.landing,
-        "ENERGYMOBILE_DATABASE_URL": mysql_url,
-        "ENERGYMOBILE_OBJECT_STORE": mysql_settings.object_store,
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(mysql_settings.max_shortfall_hours),
-    }
-    energymobile = str(Path(sys.executable).with_name("energymobile"))
+    env = settings_environment(mysql_settings, dagster_home=tmp_path / "dagster_home")
     log = tmp_path / "backfill.log"
     with cohort_row_held(mysql_url) as holder, log.open("wb") as output:
         process = subprocess.Popen(
-            [energymobile, "backfill", "--from", KEY, "--cohorts", "1"],
+            [ENERGYMOBILE, "backfill", "--from", KEY, "--cohorts", "1"],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

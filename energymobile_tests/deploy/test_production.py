@@ -20,6 +20,14 @@ import pytest
 from energymobile.defs.partitions import partition_key
 from energymobile.rigs import DEFAULT_SITE
 from energymobile.settings import Settings
+from energymobile_tests.support.graphql import (
+    IN_PROGRESS,
+    TERMINAL,
+    launch_run,
+    run,
+    run_events,
+    runs,
+)
 from energymobile_tests.support.mariadb import MariaDBServer
 from energymobile_tests.support.polling import wait_for
 from energymobile_tests.support.postgres import PostgresServer
@@ -32,32 +40,12 @@ pytestmark = pytest.mark.integration
 KEY = "2008-03-26"
 LOAD_TIMEOUT_S = 420.0
 RUN_TIMEOUT_S = 300.0
-TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 KEPT = {"dagster.yaml", "code_server.log", "webserver.log", "daemon.log"}
 """What the deletion keeps: each host's instance configuration and the processes' logs."""
 
-RUNS = """
-query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
-    runId jobName status stepKeysToExecute tags { key value } } } } }
-"""
-RUN = """
-query Run($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run {
-    runId status stepKeysToExecute } } }
-"""
-RUN_FAILURES = """
-query Failures($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
-    __typename ... on ExecutionStepFailureEvent { stepKey error { message } }
-    ... on RunFailureEvent { message } } } } }
-"""
 INSTANCE = """
 { instance { runLauncher { name } runQueuingSupported
     daemonHealth { allDaemonStatuses { daemonType healthy required } } } }
-"""
-LAUNCH = """
-mutation Launch($executionParams: ExecutionParams!) { launchRun(executionParams: $executionParams) {
-    __typename ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message } ... on InvalidSubsetError { message }
-    ... on RunConfigValidationInvalid { errors { message } } } }
 """
 MATERIALIZATIONS = """
 query Materializations($partition: String!) {
@@ -176,24 +164,21 @@ def _aws_environment(moto_s3: MotoS3) -> dict[str, str]:
 
 def _cohort_runs(prod: ProductionDeployment, job: str) -> list[dict[str, Any]]:
     cohort = {"key": "dagster/partition", "value": str(partition_key(KEY))}
-    runs = prod.graphql(RUNS, {"filter": {"tags": [cohort]}})
-    return [r for r in runs["runsOrError"]["results"] if r["jobName"] == job]
+    return [r for r in runs(prod.graphql, tags=[cohort]) if r["jobName"] == job]
 
 
 def _quiet(prod: ProductionDeployment) -> bool:
     """No run queued, starting or started right now."""
-    busy = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
-    runs = prod.graphql(RUNS, {"filter": {"statuses": busy}})["runsOrError"]["results"]
-    return not runs
+    return not runs(prod.graphql, statuses=IN_PROGRESS)
 
 
 def _terminal(prod: ProductionDeployment, run_id: str) -> dict[str, Any] | None:
-    run = prod.graphql(RUN, {"runId": run_id})["runOrError"]
-    return run if run["status"] in TERMINAL else None
+    found = run(prod.graphql, run_id)
+    return found if found["status"] in TERMINAL else None
 
 
 def _failures(prod: ProductionDeployment, run_id: str) -> str:
-    events = prod.graphql(RUN_FAILURES, {"runId": run_id})["logsForRun"]["events"]
+    events = run_events(prod.graphql, run_id)
     kinds = ("ExecutionStepFailureEvent", "RunFailureEvent")
     failed = [e for e in events if e["__typename"] in kinds]
     return f"run {run_id} failed: {failed}\n{prod.logs()}"
@@ -201,21 +186,14 @@ def _failures(prod: ProductionDeployment, run_id: str) -> str:
 
 def _launch_profile_merged(prod: ProductionDeployment, key: str) -> str:
     """profile_merged alone for one cohort, as the UI's Materialize button sends it."""
-    params = {
-        "selector": {
-            "repositoryLocationName": prod.location.name,
-            "repositoryName": "__repository__",
-            "jobName": "__ASSET_JOB",
-            "assetSelection": [{"path": ["profile_merged"]}],
-            "assetCheckSelection": [],
-        },
-        "executionMetadata": {
-            "tags": [{"key": "dagster/partition", "value": str(partition_key(key))}]
-        },
+    selector = {
+        "repositoryLocationName": prod.location.name,
+        "repositoryName": "__repository__",
+        "jobName": "__ASSET_JOB",
+        "assetSelection": [{"path": ["profile_merged"]}],
+        "assetCheckSelection": [],
     }
-    launched = prod.graphql(LAUNCH, {"executionParams": params})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    return launched["run"]["runId"]
+    return launch_run(prod.graphql, selector, str(partition_key(key)))
 
 
 def _delete_local_state(root: Path) -> list[str]:

@@ -2,10 +2,11 @@
 the CSV export on every bulk path, atomic replacement of a cohort, cohorts side by side and at
 the same time, foreign keys, loads refused before the database, and a wrong password.
 
-Each test runs once per dialect (the `url` fixture of this folder's conftest.py). What only
-one server does is in test_warehouse_mysql.py (LOAD DATA's detection and warnings, the InnoDB
-layout, the DBA's files through the mariadb client, a server killed mid-load) and
-test_warehouse_postgres.py (COPY, the advisory lock, grants, a load cut off mid-COPY).
+Each test runs once per dialect (the `url` fixture of this folder's conftest.py). What both
+servers do is in test_warehouse_servers.py (the DBA's sql/ files through the server's client,
+a server killed mid-load); what only one server does is in test_warehouse_mysql.py (LOAD
+DATA's detection and warnings, the InnoDB layout, the files before Alembic) and
+test_warehouse_postgres.py (COPY, the advisory lock, grants, a backend terminated mid-COPY).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ webserver, daemon, code server and runs down), then any process left of its tree
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import urllib.error
@@ -23,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from energymobile.instance import ensure_instance_yaml
-from energymobile.settings import Settings
+from energymobile.settings import LANDING_SETTLE_VAR, Settings
 from energymobile_tests.support import REPO_ROOT
+from energymobile_tests.support.cli import settings_environment
 from energymobile_tests.support.processes import stop_process_tree
 from energymobile_tests.support.servers import free_port
 from energymobile_tests.support.webserver import wait_until_location_loaded
@@ -72,17 +72,12 @@ def running_dagster_dev(root: Path, settings: Settings) -> Iterator[DagsterDev]:
     ensure_instance_yaml(dagster_home)
     if "://" not in settings.landing:  # a local landing folder (not s3://)
         Path(settings.landing).mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENERGYMOBILE_", "DAGSTER_"))}
-    env |= {
-        "DAGSTER_HOME": str(dagster_home),
-        "ENERGYMOBILE_HOME": str(settings.home),
-        "ENERGYMOBILE_LANDING": settings.landing,
-        "ENERGYMOBILE_DATABASE_URL": settings.database_url,
-        "ENERGYMOBILE_OBJECT_STORE": settings.object_store,
-        "ENERGYMOBILE_MAX_SHORTFALL_HOURS": str(settings.max_shortfall_hours),
-        "ENERGYMOBILE_LANDING_SETTLE_SECONDS": str(settings.landing_settle_seconds),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = settings_environment(
+        settings,
+        dagster_home=dagster_home,
+        **{LANDING_SETTLE_VAR: str(settings.landing_settle_seconds)},
+        PYTHONUNBUFFERED="1",
+    )
     port = free_port()
     log = root / "dagster_dev.log"
     command = [

@@ -9,23 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from energymobile_tests.support.dagster_dev import DagsterDev
-
-RUN_EVENTS = """
-query($runId: ID!) {
-  runOrError(runId: $runId) { ... on Run { creationTime startTime endTime } }
-  logsForRun(runId: $runId, limit: 2000) { ... on EventConnection { events {
-    __typename
-    ... on MessageEvent { timestamp message stepKey }
-    ... on MaterializationEvent { assetKey { path } }
-  } } }
-}
-"""
-
-TICKS = """
-query($name: String!) { sensorOrError(sensorSelector: {repositoryName: "__repository__",
-    repositoryLocationName: "energymobile", sensorName: $name}) {
-  ... on Sensor { sensorState { ticks(limit: 200) { timestamp status runIds runKeys } } } } }
-"""
+from energymobile_tests.support.graphql import run, run_events, sensor_ticks
 
 
 @dataclass(frozen=True)
@@ -78,10 +62,9 @@ class Timeline:
 
 def load_timeline(dev: DagsterDev, run_id: str, dropped: float, sensor: str) -> Timeline:
     """The timeline of the sensor's run `run_id` for a drop last written at `dropped`."""
-    data = dev.graphql(RUN_EVENTS, {"runId": run_id})
-    run = data["runOrError"]
-    events = data["logsForRun"]["events"]
-    ticks = dev.graphql(TICKS, {"name": sensor})["sensorOrError"]["sensorState"]["ticks"]
+    run_fields = run(dev.graphql, run_id)
+    events = run_events(dev.graphql, run_id)
+    ticks = sensor_ticks(dev.graphql, sensor)
     [tick] = [t for t in ticks if run_id in t["runIds"]]
 
     def first(kind: str, **where: Any) -> float:
@@ -111,11 +94,11 @@ def load_timeline(dev: DagsterDev, run_id: str, dropped: float, sensor: str) -> 
     return Timeline(
         dropped=dropped,
         requested=requested,
-        enqueued=float(run["creationTime"]),
+        enqueued=float(run_fields["creationTime"]),
         dequeued=first("RunStartingEvent"),
         started=first("RunStartEvent"),
         exported=exported,
-        finished=float(run["endTime"]),
+        finished=float(run_fields["endTime"]),
         ticks=tuple(
             sorted(float(t["timestamp"]) for t in ticks if dropped <= t["timestamp"] <= requested)
         ),
