@@ -104,6 +104,7 @@ def materialize_cohorts(
             instance=instance,
             on_done=on_done,
             job_name=job_name,
+            secrets=url_secrets(settings.database_url),
         )
     job = build_definitions(settings).resolve_job_def(job_name)
     run_config: dict[str, object] = dict(QUIET_RUN_CONFIG)
@@ -129,6 +130,7 @@ def execute_cohorts_on_workers(
     on_done: Callable[[int, CohortOutcome], None] | None = None,
     job_name: str = COHORT_JOB,
     parallel_runs: int = DEFAULT_PARALLEL_RUNS,
+    secrets: Sequence[str] = (),
 ) -> list[CohortOutcome]:
     """One run per partition key through the deployment's executor (Celery: steps on the
     workers), `parallel_runs` runs at a time, each orchestrated by a process of its own
@@ -139,12 +141,12 @@ def execute_cohorts_on_workers(
     environment), so the workers, reloading it from theirs, run the same job. The instance must
     be one every worker reaches (PostgreSQL), and the values between steps must live in the
     shared object store (S3). The keys are whatever the job's partitions are (cohorts today;
-    cohort x site later): nothing here reads them."""
+    cohort x site later): nothing here reads them. `secrets` are masked in failure reasons."""
     reference = instance.get_ref()
     outcomes: dict[str, CohortOutcome] = {}
     spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited locks
     with ProcessPoolExecutor(max_workers=max(1, parallel_runs), mp_context=spawn) as pool:
-        futures = [pool.submit(execute_run, reference, job_name, key) for key in keys]
+        futures = [pool.submit(execute_run, reference, job_name, key, secrets) for key in keys]
         for index, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()
             outcomes[outcome.key] = outcome
@@ -153,8 +155,11 @@ def execute_cohorts_on_workers(
     return [outcomes[key] for key in keys]
 
 
-def execute_run(reference: InstanceRef, job_name: str, key: str) -> CohortOutcome:
-    """One run of the code location's job for one partition key, through its executor."""
+def execute_run(
+    reference: InstanceRef, job_name: str, key: str, secrets: Sequence[str] = ()
+) -> CohortOutcome:
+    """One run of the code location's job for one partition key, through its executor;
+    `secrets` masked in its failure reason."""
     # What `dagster job execute -m` builds; Dagster exports no public name for a job of a
     # Definitions object found by module (dg.reconstructable takes a function).
     job = ReconstructableRepository.for_module(
@@ -168,7 +173,7 @@ def execute_run(reference: InstanceRef, job_name: str, key: str) -> CohortOutcom
         dg.DagsterInstance.from_ref(reference) as instance,
         dg.execute_job(job, instance=instance, run_config=QUIET_RUN_CONFIG, tags=tags) as result,
     ):
-        return run_outcome(key, result, started)
+        return run_outcome(key, result, started, secrets)
 
 
 def _materialize_in_workers(
