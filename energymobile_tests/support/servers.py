@@ -1,6 +1,10 @@
 """What every throwaway server of the tests shares: loopback, a free port, a child that dies
 with its parent, and (ThrowawayServer) the URLs, start loop, log and per-test databases of a
-database server run from a temporary folder."""
+database server run from a temporary folder.
+
+Why not pytest-postgresql and pytest-mysql: the first cannot start PostgreSQL as root (CI's
+user), the second runs MariaDB under mysqld_safe, which restarts a server a test has just
+SIGKILLed; test_server_plugins.py shows both with the plugins' own executors."""
 
 from __future__ import annotations
 
