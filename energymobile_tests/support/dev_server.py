@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
 def serve_until_interrupted(server: ThrowawayServer, product: str) -> int:
     """Print how to reach the server, keep it running until Ctrl-C or SIGTERM, then stop it
     (which deletes its data)."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop cleanly on kill too
+    # Ctrl-C and SIGTERM both stop it cleanly, whatever this process inherited: a command
+    # started in the background by a shell without job control begins with SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     try:
         print(
             f"{product} on {server.host}:{server.port}, data in {server.workdir} (deleted on exit)"
