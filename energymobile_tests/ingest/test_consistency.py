@@ -108,3 +108,21 @@ def test_long_lists_are_cut_short():
     warehouse = {f"2008-{m:02d}-26": 1 for m in range(1, 13)}
     outcome = consistency.combined_matches_warehouse({}, warehouse)
     assert outcome.description.endswith("2008-05-26 and 7 more")
+
+
+def test_a_cohort_exported_after_the_file_is_named_not_failed_and_only_that_one():
+    """Two backfills at once: the first's rebuild could not hold the second's cohort, loaded
+    (or exported) after the file was written; the second's rebuild will."""
+    warehouse = {"2008-03-26": 24, "2008-06-26": 26, "2008-09-26": 25}
+    in_file = {"2008-03-26": 24}
+    outcome = consistency.combined_matches_warehouse(in_file, warehouse, ["2008-06-26"])
+    assert not outcome.passed
+    assert outcome.description == "cohorts in the warehouse but not in the file: 2008-09-26"
+    everything_pending = ["2008-06-26", "2008-09-26"]
+    outcome = consistency.combined_matches_warehouse(in_file, warehouse, everything_pending)
+    assert outcome.passed
+    assert outcome.description == (
+        "1 cohorts, 24 rows, as in the warehouse; exported after the file, in its next "
+        "rebuild: 2008-06-26, 2008-09-26"
+    )
+    assert outcome.metadata["pending"] == everything_pending
